@@ -1,0 +1,40 @@
+# The two commands a fresh machine needs, and the steps they are made of. Each does
+# its own set-up: packages and the Kafka jars (ops/deps), the build, the servers.
+#
+#   make demo    set up, start the stack, publish a sample of every event, consume it
+#   make test    set up, build (default and ASan/UBSan), start the stack, run every test
+.PHONY: all deps build asan stack demo test test-unit test-asan down clean
+
+all: build
+
+deps:
+	ops/deps
+
+build: deps
+	cmake --preset default >/dev/null
+	cmake --build --preset default
+
+asan: deps
+	cmake --preset asan >/dev/null
+	cmake --build --preset asan
+
+stack: build
+	ops/stack up
+
+demo: stack
+	ops/demo
+
+# Every label runs here in bounded sizes (unit, integration, e2e, faults, fuzz);
+# benchmarks run only in `make bench`. The unit suite runs again under ASan/UBSan.
+test: stack asan
+	ctest --preset default --label-exclude bench
+	ctest --preset asan --label-regex unit
+
+test-unit: build
+	ctest --preset default --label-regex unit
+
+down:
+	ops/stack down
+
+clean:
+	rm -rf build build-asan

@@ -1,0 +1,26 @@
+# Shared by the ops/ scripts: paths, addresses and small helpers. Sourced, not run.
+
+SOUK_ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
+SOUK_STACK_DIR=${SOUK_STACK_DIR:-$SOUK_ROOT/.stack}
+SOUK_CACHE=${SOUK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/souk}
+
+# The Kafka release the broker runs; ops/broker/pom.xml pins the same one.
+SOUK_KAFKA_VERSION=4.1.1
+SOUK_KAFKA_LIBS=$SOUK_CACHE/kafka-$SOUK_KAFKA_VERSION/libs
+
+# Local defaults; each is overridable so a user can point souk at their own servers.
+SOUK_DEFAULT_KAFKA=127.0.0.1:19092
+SOUK_DEFAULT_PG_DSN="host=127.0.0.1 port=15432 dbname=souk user=souk"
+SOUK_DEFAULT_REDIS=redis://127.0.0.1:16379/0
+SOUK_KAFKA_BROKERS=${SOUK_KAFKA_BROKERS:-$SOUK_DEFAULT_KAFKA}
+SOUK_PG_DSN=${SOUK_PG_DSN:-$SOUK_DEFAULT_PG_DSN}
+SOUK_REDIS_URL=${SOUK_REDIS_URL:-$SOUK_DEFAULT_REDIS}
+export SOUK_KAFKA_BROKERS SOUK_PG_DSN SOUK_REDIS_URL
+
+SOUK_BUILD_DIR=${SOUK_BUILD_DIR:-$SOUK_ROOT/build}
+
+souk_say() { printf '%s\n' "$*" >&2; }
+souk_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
+
+# Milliseconds since the epoch, for the timings the scripts print.
+souk_now_ms() { date +%s%3N; }

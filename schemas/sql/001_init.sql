@@ -1,0 +1,40 @@
+-- souk's first migration: the runtime's offset store and outbox (DESIGN.md,
+-- "Guarantees"). ops/stack applies each file once, in one transaction, and records it
+-- in schema_migrations.
+
+-- Consumed offsets, written in the same transaction as the effects they paid for.
+-- A consumer that is assigned a partition bumps its epoch; a batch commits only
+-- through UPDATE ... WHERE epoch = mine AND next_offset = start, so a zombie whose
+-- partition moved on commits nothing.
+CREATE TABLE consumer_offsets (
+	group_id    text    NOT NULL,
+	topic       text    NOT NULL,
+	partition   integer NOT NULL CHECK (partition >= 0),
+	next_offset bigint  NOT NULL CHECK (next_offset >= 0),
+	epoch       bigint  NOT NULL DEFAULT 0,
+	updated_at  timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (group_id, topic, partition)
+);
+
+-- Results waiting to be published. One relay per source partition publishes rows in
+-- id order, so one key's results stay in order; result_id is the stable id carried in
+-- the souk-result-id header, reused when the same decision is sent again.
+CREATE TABLE outbox (
+	id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
+	result_id        uuid    NOT NULL UNIQUE,
+	source_topic     text    NOT NULL,
+	source_partition integer NOT NULL,
+	source_offset    bigint  NOT NULL,
+	source_event_id  uuid,
+	topic            text    NOT NULL,
+	key              bytea,
+	value            bytea   NOT NULL,
+	headers          jsonb   NOT NULL DEFAULT '{}',
+	created_at       timestamptz NOT NULL DEFAULT now(),
+	published_at     timestamptz
+);
+-- The relay's scan: unpublished rows of one source partition, oldest first.
+CREATE INDEX outbox_unpublished ON outbox (source_topic, source_partition, id)
+	WHERE published_at IS NULL;
+-- The purge's scan: published rows older than the retention.
+CREATE INDEX outbox_published ON outbox (published_at) WHERE published_at IS NOT NULL;
