@@ -1,0 +1,245 @@
+/*
+ * souk-gateway: HTTP ingest. Validates JSON events and publishes them to Kafka,
+ * answering 202 only once the broker acknowledged them. See gw_server.h for the routes
+ * and answers, README.md for the guarantees.
+ *
+ * usage: souk-gateway [--config FILE] [--set key=value ...] [--help] [--version]
+ * Exit status: 0 after a clean drain, 1 on failure, 2 on a usage error.
+ */
+#include <getopt.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+
+#include "gw_auth.h"
+#include "gw_ratelimit.h"
+#include "gw_redis.h"
+#include "gw_server.h"
+#include "souk_config.h"
+#include "souk_log.h"
+#include "souk_metrics.h"
+
+#define GW_MAX_PROPS 64
+
+static const struct souk_config_def gw_config_defs[] = {
+	{.name = "gateway.threads", .type = SOUK_CONFIG_INT, .def = "2", .min = 1, .max = 64,
+	 .help = "HTTP threads (libmicrohttpd epoll threads)"},
+	{.name = "gateway.connection_limit", .type = SOUK_CONFIG_INT, .def = "10000", .min = 1,
+	 .max = 1000000, .help = "open connections at most, suspended ones included"},
+	{.name = "gateway.body_limit", .type = SOUK_CONFIG_INT, .def = "65536", .min = 1024,
+	 .max = 65536, .help = "bytes in one event's body (413 above)"},
+	{.name = "gateway.batch_limit", .type = SOUK_CONFIG_INT, .def = "8388608", .min = 1024,
+	 .max = 268435456, .help = "bytes in one /v1/events body (413 above)"},
+	{.name = "gateway.batch_lines", .type = SOUK_CONFIG_INT, .def = "10000", .min = 1,
+	 .max = 1000000, .help = "events in one /v1/events body (413 above)"},
+	{.name = "gateway.deadline", .type = SOUK_CONFIG_DURATION_MS, .def = "5s", .min = 100,
+	 .max = 300000,
+	 .help = "wait this long for the broker's acknowledgement, then answer 504 (bounds "
+		 "message.timeout.ms)"},
+	{.name = "gateway.retry_after", .type = SOUK_CONFIG_INT, .def = "1", .min = 1,
+	 .max = 3600, .help = "seconds in Retry-After on 503"},
+	{.name = "gateway.api_keys", .type = SOUK_CONFIG_STRING, .def = NULL,
+	 .env = "SOUK_API_KEYS",
+	 .help = "file of \"<key> <client_id>\" lines; unset: open, client \"anonymous\""},
+	{.name = "gateway.rate", .type = SOUK_CONFIG_DOUBLE, .def = "0", .min = 0, .max = 1e9,
+	 .help = "requests per second per user (orders) or client (others); 0: no limit"},
+	{.name = "gateway.burst", .type = SOUK_CONFIG_DOUBLE, .def = "20", .min = 1, .max = 1e9,
+	 .help = "requests a user or client may send at once before the rate applies"},
+	{.name = "gateway.drain_timeout", .type = SOUK_CONFIG_DURATION_MS, .def = "15s",
+	 .min = 0, .max = 600000, .help = "on SIGTERM, wait this long for requests in flight"},
+	{.name = NULL},
+};
+
+static const struct souk_config_def *const gw_tables[] = {souk_config_common, gw_config_defs,
+							   NULL};
+
+struct gw_props {
+	struct souk_kafka_prop props[GW_MAX_PROPS];
+	size_t n;
+};
+
+static int
+gw_collect_prop(const char *name, const char *value, void *opaque)
+{
+	struct gw_props *p = opaque;
+
+	if (p->n == GW_MAX_PROPS)
+		return -1;
+	p->props[p->n].name = name;
+	p->props[p->n].value = value;
+	p->n++;
+	return 0;
+}
+
+static void
+gw_usage(FILE *out)
+{
+	fprintf(out, "usage: souk-gateway [--config FILE] [--set key=value ...]\n"
+		     "\n"
+		     "  -c, --config FILE    read \"key = value\" lines from FILE\n"
+		     "  -X, --set KEY=VALUE  set one key (repeatable; wins over file and env)\n"
+		     "  -h, --help           this help and every key\n"
+		     "  -V, --version        print the version\n"
+		     "\n"
+		     "keys (kafka.* keys are passed to librdkafka):\n");
+	souk_config_help(gw_tables, out);
+}
+
+/* Lets a gateway hold as many sockets as the hard limit allows: suspended requests keep
+ * their connection open. */
+static void
+gw_raise_nofile(void)
+{
+	struct rlimit rl;
+
+	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
+		rl.rlim_cur = rl.rlim_max;
+		setrlimit(RLIMIT_NOFILE, &rl);
+	}
+}
+
+int
+main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 'X'},
+		{"help", no_argument, NULL, 'h'},	  {"version", no_argument, NULL, 'V'},
+		{NULL, 0, NULL, 0},
+	};
+	const char **sets = calloc((size_t)argc + 1, sizeof(*sets));
+	const char *config_path = NULL, *keys_path;
+	struct souk_config *cfg = NULL;
+	struct souk_metrics *metrics = NULL;
+	struct gw_auth *auth = NULL;
+	struct gw_redis *redis = NULL;
+	struct gw_ratelimit *ratelimit = NULL;
+	struct gw_server *server = NULL;
+	struct gw_props props = {.n = 0};
+	struct gw_server_conf conf;
+	enum souk_log_level level;
+	char errstr[512];
+	sigset_t sigs;
+	int n_sets = 0, c, sig, rc = 1;
+
+	if (!sets)
+		return 1;
+	while ((c = getopt_long(argc, argv, "c:X:hV", opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			config_path = optarg;
+			break;
+		case 'X':
+			sets[n_sets++] = optarg;
+			break;
+		case 'h':
+			gw_usage(stdout);
+			free(sets);
+			return 0;
+		case 'V':
+			printf("souk-gateway %s\n", SOUK_VERSION);
+			free(sets);
+			return 0;
+		default:
+			gw_usage(stderr);
+			free(sets);
+			return 2;
+		}
+	}
+	if (optind != argc) {
+		fprintf(stderr, "error: unexpected argument \"%s\"\n", argv[optind]);
+		free(sets);
+		return 2;
+	}
+	cfg = souk_config_new(gw_tables, errstr, sizeof(errstr));
+	if (!cfg || souk_config_set(cfg, "http.listen", "127.0.0.1:8080", errstr,
+				    sizeof(errstr)) ||
+	    souk_config_load(cfg, config_path, n_sets, sets, errstr, sizeof(errstr))) {
+		fprintf(stderr, "error: %s\n", errstr);
+		rc = 2;
+		goto out;
+	}
+	if (souk_log_level_from_name(souk_config_get_string(cfg, "log.level"), &level) == 0)
+		souk_log_set_level(level);
+	if (souk_config_foreach_prefix(cfg, "kafka.", gw_collect_prop, &props)) {
+		fprintf(stderr, "error: more than %d kafka.* keys\n", GW_MAX_PROPS);
+		rc = 2;
+		goto out;
+	}
+
+	/* Signals are taken by sigwait below; every thread started from here on
+	 * inherits the mask. */
+	sigemptyset(&sigs);
+	sigaddset(&sigs, SIGTERM);
+	sigaddset(&sigs, SIGINT);
+	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
+	signal(SIGPIPE, SIG_IGN);
+	gw_raise_nofile();
+
+	keys_path = souk_config_get_string(cfg, "gateway.api_keys");
+	if (keys_path && !(auth = gw_auth_load(keys_path, errstr, sizeof(errstr)))) {
+		fprintf(stderr, "error: %s\n", errstr);
+		goto out;
+	}
+	metrics = souk_metrics_new();
+	if (!metrics) {
+		fprintf(stderr, "error: out of memory\n");
+		goto out;
+	}
+	redis = gw_redis_new(souk_config_get_string(cfg, "redis.url"), 200, errstr,
+			     sizeof(errstr));
+	if (!redis)
+		/* /v1/stock answers 503 and the rate limit is off until a restart. */
+		SOUK_LOG_WARN("redis_unavailable", "error=%s", errstr);
+	if (redis && souk_config_get_double(cfg, "gateway.rate") > 0) {
+		ratelimit = gw_ratelimit_new(redis, souk_config_get_double(cfg, "gateway.rate"),
+					     souk_config_get_double(cfg, "gateway.burst"), errstr,
+					     sizeof(errstr));
+		if (!ratelimit) {
+			fprintf(stderr, "error: %s\n", errstr);
+			goto out;
+		}
+	}
+	conf = (struct gw_server_conf){
+		.listen = souk_config_get_string(cfg, "http.listen"),
+		.threads = (int)souk_config_get_int(cfg, "gateway.threads"),
+		.connection_limit = (unsigned)souk_config_get_int(cfg, "gateway.connection_limit"),
+		.body_limit = (size_t)souk_config_get_int(cfg, "gateway.body_limit"),
+		.batch_limit = (size_t)souk_config_get_int(cfg, "gateway.batch_limit"),
+		.batch_lines = (size_t)souk_config_get_int(cfg, "gateway.batch_lines"),
+		.deadline_ms = (int)souk_config_get_duration_ms(cfg, "gateway.deadline"),
+		.retry_after_s = (int)souk_config_get_int(cfg, "gateway.retry_after"),
+		.brokers = souk_config_get_string(cfg, "kafka.brokers"),
+		.props = props.props,
+		.nprops = props.n,
+		.auth = auth,
+		.ratelimit = ratelimit,
+		.redis = redis,
+		.metrics = metrics,
+	};
+	server = gw_server_new(&conf, errstr, sizeof(errstr));
+	if (!server) {
+		fprintf(stderr, "error: %s\n", errstr);
+		goto out;
+	}
+	SOUK_LOG_INFO("listening", "port=%u client_keys=%s rate=%g", gw_server_port(server),
+		      auth ? "on" : "off", souk_config_get_double(cfg, "gateway.rate"));
+
+	while (sigwait(&sigs, &sig) != 0)
+		;
+	SOUK_LOG_INFO("draining", "signal=%d", sig);
+	c = gw_server_drain(server,
+			    (int)souk_config_get_duration_ms(cfg, "gateway.drain_timeout"));
+	SOUK_LOG_INFO("stopped", "unanswered=%d", c);
+	rc = c ? 1 : 0;
+out:
+	gw_server_destroy(server);
+	gw_ratelimit_destroy(ratelimit);
+	gw_redis_destroy(redis);
+	gw_auth_destroy(auth);
+	souk_metrics_destroy(metrics);
+	souk_config_destroy(cfg);
+	free(sets);
+	return rc;
+}
