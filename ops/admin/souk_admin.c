@@ -6,6 +6,10 @@
  *                                             create every souk topic in one CreateTopics
  *                                             request; existing topics are left alone
  *   souk-admin list [--json]                  the souk topics with partitions and settings
+ *   souk-admin tail [--group G] [--count N] [--timeout S] TOPIC...
+ *                                             consume TOPICs in group G (default
+ *                                             souk-tail), decode each event with the
+ *                                             codec and print one line per message
  *
  * Exit status: 0 success, 1 failure, 2 usage error. librdkafka's own log is off:
  * failures are reported once, by the command that saw them.
@@ -19,6 +23,9 @@
 #include <unistd.h>
 
 #include <librdkafka/rdkafka.h>
+
+#include "souk_event.h"
+#include "souk_kafka.h"
 
 #define ADMIN_EXIT_FAIL 1
 #define ADMIN_EXIT_USAGE 2
@@ -60,6 +67,11 @@ admin_usage(FILE *out)
 		"                            create every souk topic (and .dlq topics) in one\n"
 		"                            request; existing ones are kept (default 6, 1)\n"
 		"  list [--json]             print the souk topics and their partition counts\n"
+		"  tail [--group G] [--count N] [--timeout S] TOPIC...\n"
+		"                            consume in group G (default souk-tail; offsets\n"
+		"                            are committed, so a second run shows only new\n"
+		"                            events) and print each event decoded; stops\n"
+		"                            after N events or S seconds without one\n"
 		"\n"
 		"options:\n"
 		"  -b, --brokers LIST        bootstrap servers (env SOUK_KAFKA_BROKERS,\n"
@@ -242,6 +254,62 @@ admin_list(rd_kafka_t *rk, int json)
 	return missing ? -1 : 0;
 }
 
+/* Consumes topics in group until count messages were printed (0: no limit) or
+ * idle_s seconds passed without one. Prints one line per message:
+ *   orders[3]@12 key=SKU-1 order event_id=... ok
+ * Returns the number printed, or -1 on error. */
+static long
+admin_tail(const char *brokers, const char *group, const char *const *topics,
+	   size_t ntopics, long count, int idle_s)
+{
+	char errstr[512];
+	struct souk_kafka_consumer *c =
+		souk_kafka_consumer_new(brokers, group, NULL, 0, NULL, NULL, errstr, sizeof(errstr));
+	long printed = 0;
+	time_t last = time(NULL);
+
+	if (!c || souk_kafka_consumer_subscribe(c, topics, ntopics, errstr, sizeof(errstr))) {
+		fprintf(stderr, "error: could not consume: %s\n", errstr);
+		souk_kafka_consumer_destroy(c);
+		return -1;
+	}
+	while ((count == 0 || printed < count) && time(NULL) - last < idle_s) {
+		rd_kafka_message_t *msgs[64];
+		int n = souk_kafka_consumer_poll(c, msgs, 64, 200, errstr, sizeof(errstr));
+
+		if (n == SOUK_KAFKA_FATAL) {
+			fprintf(stderr, "error: %s\n", errstr);
+			break;
+		}
+		for (int i = 0; i < n; i++) {
+			rd_kafka_message_t *m = msgs[i];
+			souk_event_t ev;
+			souk_event_error_t err;
+			souk_event_status_t st =
+				souk_event_decode(m->payload, m->len, &ev, &err);
+
+			printf("%s[%d]@%lld key=%.*s %s event_id=%s %s%s%s\n",
+			       rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset,
+			       (int)m->key_len, m->key ? (const char *)m->key : "",
+			       ev.type ? souk_event_type_name(ev.type) : "?",
+			       ev.event_id[0] ? ev.event_id : "?", souk_event_status_name(st),
+			       st ? ": " : "", st ? err.message : "");
+			souk_kafka_consumer_store_offset(c, rd_kafka_topic_name(m->rkt),
+							 m->partition, m->offset + 1, errstr,
+							 sizeof(errstr));
+			rd_kafka_message_destroy(m);
+			printed++;
+			last = time(NULL);
+		}
+	}
+	fflush(stdout);
+	if (printed && souk_kafka_consumer_commit(c, NULL, errstr, sizeof(errstr)))
+		fprintf(stderr, "warning: could not commit offsets: %s\n", errstr);
+	souk_kafka_consumer_close(c, errstr, sizeof(errstr));
+	souk_kafka_consumer_destroy(c);
+	return printed;
+}
+
 static int
 admin_parse_int(const char *s, const char *what, int min, int max, int *out)
 {
@@ -268,12 +336,15 @@ main(int argc, char **argv)
 		{"partitions", required_argument, NULL, 'p'},
 		{"replication", required_argument, NULL, 'r'},
 		{"json", no_argument, NULL, 'j'},
+		{"group", required_argument, NULL, 'g'},
+		{"count", required_argument, NULL, 'n'},
 		{"help", no_argument, NULL, 'h'},
 		{"version", no_argument, NULL, 'V'},
 		{NULL, 0, NULL, 0},
 	};
 	const char *brokers = getenv("SOUK_KAFKA_BROKERS");
-	int timeout_s = 60, partitions = 6, replication = 1, json = 0;
+	int timeout_s = -1, partitions = 6, replication = 1, json = 0, count = 0;
+	const char *group = "souk-tail";
 	char errstr[512];
 	rd_kafka_t *rk = NULL;
 	const char *cmd;
@@ -301,6 +372,13 @@ main(int argc, char **argv)
 		case 'j':
 			json = 1;
 			break;
+		case 'g':
+			group = optarg;
+			break;
+		case 'n':
+			if (admin_parse_int(optarg, "--count", 1, 1000000000, &count))
+				return ADMIN_EXIT_USAGE;
+			break;
 		case 'h':
 			admin_usage(stdout);
 			return 0;
@@ -313,17 +391,35 @@ main(int argc, char **argv)
 			return ADMIN_EXIT_USAGE;
 		}
 	}
-	if (optind != argc - 1) {
+	if (optind >= argc) {
 		admin_usage(stderr);
 		return ADMIN_EXIT_USAGE;
 	}
 	cmd = argv[optind];
+	if (!strcmp(cmd, "tail")) {
+		long printed;
+
+		if (optind + 1 == argc) {
+			fprintf(stderr, "error: tail: name at least one topic\n");
+			return ADMIN_EXIT_USAGE;
+		}
+		printed = admin_tail(brokers, group, (const char *const *)argv + optind + 1,
+				     (size_t)(argc - optind - 1), count,
+				     timeout_s < 0 ? 5 : timeout_s);
+		return printed < 0 ? ADMIN_EXIT_FAIL : 0;
+	}
+	if (optind != argc - 1) {
+		admin_usage(stderr);
+		return ADMIN_EXIT_USAGE;
+	}
 	if (strcmp(cmd, "wait") && strcmp(cmd, "topics") && strcmp(cmd, "list")) {
 		fprintf(stderr, "error: unknown command \"%s\"\n", cmd);
 		admin_usage(stderr);
 		return ADMIN_EXIT_USAGE;
 	}
 
+	if (timeout_s < 0)
+		timeout_s = 60;
 	rk = admin_client_new(brokers, errstr, sizeof(errstr));
 	if (!rk) {
 		fprintf(stderr, "error: could not create a kafka client: %s\n", errstr);
