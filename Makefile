@@ -3,7 +3,7 @@
 #
 #   make demo    set up, start the stack, publish a sample of every event, consume it
 #   make test    set up, build (default and ASan/UBSan), start the stack, run every test
-.PHONY: all deps build asan stack demo test test-unit test-asan down clean
+.PHONY: all deps build asan stack demo test test-unit bench down clean
 
 all: build
 
@@ -29,6 +29,13 @@ demo: stack
 test: stack asan
 	ctest --preset default --label-exclude bench
 	ctest --preset asan --label-regex unit
+
+# Benchmarks print their figure, the baseline measured in the same run and the ratio;
+# .stack/bench/results.jsonl keeps every run.
+bench: stack
+	ops/deps --bench
+	ops/bench/produce
+	ops/bench/gateway
 
 test-unit: build
 	ctest --preset default --label-regex unit

@@ -8,11 +8,16 @@
  * waits for every delivery report before it prints its summary and exits: 0 when every
  * line was delivered, 1 when any was rejected or failed, 2 on a usage error.
  *
- * Cost: one parse per line when validating (O(line)), one copy into librdkafka's queue.
+ * Lines are validated in batches on a pool of threads and sent by the main thread in
+ * file order, so one key's events keep their order.
+ *
+ * Cost: one parse per line when validating (O(line)), one copy into the batch and one
+ * into librdkafka's queue.
  */
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
@@ -132,59 +137,6 @@ out:
 	return rc;
 }
 
-/* Sends one line; blocks (serving delivery reports) while the producer queue is full.
- * Returns 0 when sent, 1 when rejected, -1 on a producer failure. */
-static int
-pr_send(struct souk_kafka_producer *p, const struct pr_opts *o, struct pr_stats *st,
-	FILE *rejects, const char *file, uint64_t lineno, const char *line, size_t len)
-{
-	const char *topic = o->topic, *key = NULL;
-	char keybuf[SOUK_EVENT_IDENT_SIZE], err[300], errstr[256];
-	souk_event_t ev;
-	souk_event_error_t eerr;
-	int rc;
-
-	if (o->validate) {
-		souk_event_status_t s = souk_event_decode(line, len, &ev, &eerr);
-
-		if (s != SOUK_EVENT_OK) {
-			snprintf(err, sizeof(err), "%s", eerr.message);
-			goto reject;
-		}
-		key = souk_event_key(&ev);
-		if (!topic)
-			topic = souk_event_topic(ev.type);
-	} else if (!topic) {
-		if (pr_route_unvalidated(line, len, &topic, keybuf, sizeof(keybuf), err,
-					 sizeof(err)))
-			goto reject;
-		key = keybuf;
-	}
-	for (;;) {
-		rc = souk_kafka_produce(p, topic, key, key ? strlen(key) : 0, line, len, NULL, 0,
-					(void *)(uintptr_t)lineno, errstr, sizeof(errstr));
-		if (rc != SOUK_KAFKA_QUEUE_FULL)
-			break;
-		souk_kafka_poll(p, 10); /* back-pressure: wait for acknowledgements */
-	}
-	if (rc != SOUK_KAFKA_OK) {
-		fprintf(stderr, "error: %s:%" PRIu64 ": could not produce: %s\n", file, lineno,
-			errstr);
-		return -1;
-	}
-	st->sent++;
-	souk_kafka_poll(p, 0);
-	return 0;
-reject:
-	st->rejected++;
-	fprintf(stderr, "rejected: %s:%" PRIu64 ": %s\n", file, lineno, err);
-	if (rejects) {
-		fwrite(line, 1, len, rejects);
-		fputc('\n', rejects);
-	}
-	return 1;
-}
-
 /* Sleeps as needed so that `sent` lines take sent/rate seconds since start. */
 static void
 pr_pace(double rate, double start, uint64_t sent)
@@ -199,14 +151,296 @@ pr_pace(double rate, double start, uint64_t sent)
 	}
 }
 
+/* One line of a batch and what validation made of it. */
+struct pr_line {
+	size_t off, len;	/* in the batch's buffer */
+	uint64_t lineno;
+	const char *topic;	/* NULL: rejected */
+	char key[SOUK_EVENT_IDENT_SIZE];
+	bool has_key;
+	char *error;		/* malloc'd reason when rejected */
+};
+
+/* Up to PR_BATCH_LINES lines of one file, validated by a worker, produced by main in
+ * file order. */
+struct pr_batch {
+	const char *file;
+	char *buf;
+	size_t len, cap;
+	struct pr_line *lines;
+	size_t n;
+	uint64_t bytes;		/* bytes of input the batch covers, blank lines included */
+	bool done;		/* validated: lines[] are final */
+	struct pr_batch *next_work;
+};
+
+#define PR_BATCH_LINES 2048
+#define PR_BATCH_BYTES (1u << 20)
+
+/* The validation pool: batches wait in a FIFO; workers take them, validate every line
+ * and mark them done. Main produces batches in the order it queued them. */
+struct pr_pool {
+	const struct pr_opts *o;
+	pthread_mutex_t lock;
+	pthread_cond_t work, done;
+	struct pr_batch *head, *tail; /* waiting for a worker */
+	bool closing;
+	pthread_t *threads;
+	int nthreads;
+};
+
+/* Validates one line into l (the codec, or only the routing under --no-validate). */
+static void
+pr_validate_line(const struct pr_opts *o, const char *line, size_t len, struct pr_line *l)
+{
+	char err[300];
+	souk_event_t ev;
+	souk_event_error_t eerr;
+
+	l->topic = o->topic;
+	l->has_key = false;
+	if (o->validate) {
+		if (souk_event_decode(line, len, &ev, &eerr) != SOUK_EVENT_OK) {
+			snprintf(err, sizeof(err), "%s", eerr.message);
+			goto reject;
+		}
+		snprintf(l->key, sizeof(l->key), "%s", souk_event_key(&ev));
+		l->has_key = true;
+		if (!l->topic)
+			l->topic = souk_event_topic(ev.type);
+	} else if (!l->topic) {
+		if (pr_route_unvalidated(line, len, &l->topic, l->key, sizeof(l->key), err,
+					 sizeof(err)))
+			goto reject;
+		l->has_key = true;
+	}
+	return;
+reject:
+	l->topic = NULL;
+	l->error = strdup(err);
+}
+
+static void *
+pr_worker_main(void *arg)
+{
+	struct pr_pool *pool = arg;
+
+	for (;;) {
+		struct pr_batch *b;
+
+		pthread_mutex_lock(&pool->lock);
+		while (!pool->head && !pool->closing)
+			pthread_cond_wait(&pool->work, &pool->lock);
+		b = pool->head;
+		if (b) {
+			pool->head = b->next_work;
+			if (!pool->head)
+				pool->tail = NULL;
+		}
+		pthread_mutex_unlock(&pool->lock);
+		if (!b)
+			return NULL; /* closing and nothing left */
+		for (size_t i = 0; i < b->n; i++)
+			pr_validate_line(pool->o, b->buf + b->lines[i].off, b->lines[i].len,
+					 &b->lines[i]);
+		pthread_mutex_lock(&pool->lock);
+		b->done = true;
+		pthread_cond_broadcast(&pool->done);
+		pthread_mutex_unlock(&pool->lock);
+	}
+}
+
+static void
+pr_pool_submit(struct pr_pool *pool, struct pr_batch *b)
+{
+	pthread_mutex_lock(&pool->lock);
+	b->done = false;
+	b->next_work = NULL;
+	if (pool->tail)
+		pool->tail->next_work = b;
+	else
+		pool->head = b;
+	pool->tail = b;
+	pthread_cond_signal(&pool->work);
+	pthread_mutex_unlock(&pool->lock);
+}
+
+static void
+pr_pool_wait(struct pr_pool *pool, struct pr_batch *b)
+{
+	pthread_mutex_lock(&pool->lock);
+	while (!b->done)
+		pthread_cond_wait(&pool->done, &pool->lock);
+	pthread_mutex_unlock(&pool->lock);
+}
+
 static int
-pr_file(struct souk_kafka_producer *p, const struct pr_opts *o, struct pr_stats *st,
-	FILE *rejects, const char *path, double start)
+pr_pool_start(struct pr_pool *pool, const struct pr_opts *o, int nthreads)
+{
+	pool->o = o;
+	pthread_mutex_init(&pool->lock, NULL);
+	pthread_cond_init(&pool->work, NULL);
+	pthread_cond_init(&pool->done, NULL);
+	pool->threads = calloc((size_t)nthreads, sizeof(*pool->threads));
+	if (!pool->threads)
+		return -1;
+	for (; pool->nthreads < nthreads; pool->nthreads++)
+		if (pthread_create(&pool->threads[pool->nthreads], NULL, pr_worker_main, pool))
+			return -1;
+	return 0;
+}
+
+static void
+pr_pool_stop(struct pr_pool *pool)
+{
+	pthread_mutex_lock(&pool->lock);
+	pool->closing = true;
+	pthread_cond_broadcast(&pool->work);
+	pthread_mutex_unlock(&pool->lock);
+	for (int i = 0; i < pool->nthreads; i++)
+		pthread_join(pool->threads[i], NULL);
+	free(pool->threads);
+	pthread_cond_destroy(&pool->done);
+	pthread_cond_destroy(&pool->work);
+	pthread_mutex_destroy(&pool->lock);
+}
+
+/* Appends one line to b. Returns -1 when out of memory. */
+static int
+pr_batch_add(struct pr_batch *b, const char *line, size_t len, uint64_t lineno)
+{
+	if (b->len + len > b->cap) {
+		size_t cap = b->cap ? b->cap : PR_BATCH_BYTES;
+		char *grown;
+
+		while (cap < b->len + len)
+			cap *= 2;
+		if (!(grown = realloc(b->buf, cap)))
+			return -1;
+		b->buf = grown;
+		b->cap = cap;
+	}
+	if (!b->lines && !(b->lines = calloc(PR_BATCH_LINES, sizeof(*b->lines))))
+		return -1;
+	memcpy(b->buf + b->len, line, len);
+	b->lines[b->n] = (struct pr_line){.off = b->len, .len = len, .lineno = lineno};
+	b->len += len;
+	b->n++;
+	return 0;
+}
+
+static bool
+pr_batch_full(const struct pr_batch *b)
+{
+	return b->n == PR_BATCH_LINES || b->len >= PR_BATCH_BYTES;
+}
+
+/* Sends a validated batch in line order, reporting and writing out its rejects; blocks
+ * (serving delivery reports) while the producer queue is full. Empties the batch for
+ * reuse. Returns -1 on a producer failure. */
+static int
+pr_batch_send(struct souk_kafka_producer *p, const struct pr_opts *o, struct pr_stats *st,
+	      FILE *rejects, struct pr_batch *b, double start)
+{
+	int rc = 0;
+
+	for (size_t i = 0; i < b->n; i++) {
+		struct pr_line *l = &b->lines[i];
+		const char *line = b->buf + l->off;
+		char errstr[256];
+		int prc;
+
+		if (rc)
+			goto next; /* after a failure: free the rest, send nothing more */
+		if (!l->topic) {
+			st->rejected++;
+			fprintf(stderr, "rejected: %s:%" PRIu64 ": %s\n", b->file, l->lineno,
+				l->error ? l->error : "out of memory");
+			if (rejects) {
+				fwrite(line, 1, l->len, rejects);
+				fputc('\n', rejects);
+			}
+			goto next;
+		}
+		while ((prc = souk_kafka_produce(p, l->topic, l->has_key ? l->key : NULL,
+						 l->has_key ? strlen(l->key) : 0, line, l->len,
+						 NULL, 0, (void *)(uintptr_t)l->lineno, errstr,
+						 sizeof(errstr))) == SOUK_KAFKA_QUEUE_FULL)
+			souk_kafka_poll(p, 10); /* back-pressure: wait for acknowledgements */
+		if (prc != SOUK_KAFKA_OK) {
+			fprintf(stderr, "error: %s:%" PRIu64 ": could not produce: %s\n", b->file,
+				l->lineno, errstr);
+			rc = -1;
+			goto next;
+		}
+		st->sent++;
+		souk_kafka_poll(p, 0);
+		if (o->rate > 0)
+			pr_pace(o->rate, start, st->sent);
+next:
+		free(l->error);
+		l->error = NULL;
+	}
+	souk_kafka_poll(p, 0);
+	st->bytes_read += b->bytes;
+	b->n = 0;
+	b->len = 0;
+	b->bytes = 0;
+	return rc;
+}
+
+/* The batches of one run: a ring of PR_INFLIGHT, produced in order. */
+#define PR_INFLIGHT 8
+
+struct pr_run {
+	struct souk_kafka_producer *p;
+	const struct pr_opts *o;
+	struct pr_stats *st;
+	FILE *rejects;
+	struct pr_pool pool;
+	struct pr_batch ring[PR_INFLIGHT];
+	size_t first, count; /* ring[first] is the oldest batch in flight */
+	struct souk_progress *bar;
+	double start;
+};
+
+/* Produces the oldest batch in flight once validated. */
+static int
+pr_run_retire(struct pr_run *run)
+{
+	struct pr_batch *b = &run->ring[run->first];
+	int rc;
+
+	pr_pool_wait(&run->pool, b);
+	rc = pr_batch_send(run->p, run->o, run->st, run->rejects, b, run->start);
+	run->first = (run->first + 1) % PR_INFLIGHT;
+	run->count--;
+	souk_progress_update(run->bar, run->st->bytes_read, run->st->sent);
+	return rc;
+}
+
+/* The batch to fill next, retiring the oldest when the ring is full. */
+static struct pr_batch *
+pr_run_next(struct pr_run *run, int *rc)
+{
+	if (run->count == PR_INFLIGHT && (*rc = pr_run_retire(run)))
+		return NULL;
+	return &run->ring[(run->first + run->count) % PR_INFLIGHT];
+}
+
+static void
+pr_run_submit(struct pr_run *run, struct pr_batch *b)
+{
+	pr_pool_submit(&run->pool, b);
+	run->count++;
+}
+
+static int
+pr_file(struct pr_run *run, const char *path)
 {
 	FILE *in = strcmp(path, "-") ? fopen(path, "r") : stdin;
 	const char *name = strcmp(path, "-") ? path : "stdin";
-	struct souk_progress *bar = NULL;
-	struct stat sb;
+	struct pr_batch *b;
 	char *line = NULL;
 	size_t cap = 0;
 	ssize_t n;
@@ -217,37 +451,61 @@ pr_file(struct souk_kafka_producer *p, const struct pr_opts *o, struct pr_stats 
 		fprintf(stderr, "error: could not open \"%s\": %s\n", path, strerror(errno));
 		return -1;
 	}
-	if (fstat(fileno(in), &sb) == 0 && S_ISREG(sb.st_mode))
-		bar = souk_progress_new((uint64_t)sb.st_size, "lines");
-	else
-		bar = souk_progress_new(0, "lines");
-	while (!pr_interrupted && (n = getline(&line, &cap, in)) != -1) {
+	b = pr_run_next(run, &rc);
+	while (b && !pr_interrupted && (n = getline(&line, &cap, in)) != -1) {
 		size_t len = (size_t)n;
 
 		lineno++;
-		st->bytes_read += len;
+		b->file = name;
+		b->bytes += len;
 		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
 			len--;
 		if (strspn(line, " \t") == len)
 			continue; /* blank */
-		st->lines++;
-		if (pr_send(p, o, st, rejects, name, lineno, line, len) < 0) {
+		run->st->lines++;
+		if (pr_batch_add(b, line, len, lineno)) {
+			fprintf(stderr, "error: out of memory\n");
 			rc = -1;
 			break;
 		}
-		if (o->rate > 0)
-			pr_pace(o->rate, start, st->sent);
-		souk_progress_update(bar, st->bytes_read, st->lines);
+		if (pr_batch_full(b)) {
+			pr_run_submit(run, b);
+			b = pr_run_next(run, &rc);
+		}
 	}
 	if (ferror(in)) {
 		fprintf(stderr, "error: could not read \"%s\": %s\n", path, strerror(errno));
 		rc = -1;
 	}
-	souk_progress_finish(bar, st->bytes_read, st->lines);
+	if (b && b->n) {
+		b->file = name;
+		pr_run_submit(run, b);
+	} else if (b) {
+		run->st->bytes_read += b->bytes; /* trailing blank lines */
+		b->bytes = 0;
+	}
 	free(line);
 	if (in != stdin)
 		fclose(in);
 	return rc;
+}
+
+/* The bytes of all files when every one is a regular file (for the progress bar's
+ * percentage), else 0. */
+static uint64_t
+pr_total_bytes(int n, char **paths)
+{
+	uint64_t total = 0;
+	struct stat sb;
+
+	if (n == 0)
+		return 0;
+	for (int i = 0; i < n; i++) {
+		if (!strcmp(paths[i], "-") || stat(paths[i], &sb) || !S_ISREG(sb.st_mode))
+			return 0;
+		total += (uint64_t)sb.st_size;
+	}
+	return total;
 }
 
 static void
@@ -262,6 +520,8 @@ pr_usage(FILE *out, const struct souk_config_def *const *tables)
 		"                       key unless --topic is given; then it is sent unkeyed)\n"
 		"  -r, --rate N         send at most N lines per second\n"
 		"      --rejects FILE   write invalid lines to FILE\n"
+		"  -j, --threads N      validate on N threads (default: the number of cores);\n"
+		"                       lines are still sent in file order\n"
 		"      --json           print the summary as JSON\n"
 		"  -c, --config FILE    read \"key = value\" lines from FILE\n"
 		"  -X, --set KEY=VALUE  set one key (kafka.* keys go to librdkafka)\n"
@@ -283,6 +543,7 @@ main(int argc, char **argv)
 		{"no-validate", no_argument, NULL, OPT_NO_VALIDATE},
 		{"rate", required_argument, NULL, 'r'},
 		{"rejects", required_argument, NULL, OPT_REJECTS},
+		{"threads", required_argument, NULL, 'j'},
 		{"json", no_argument, NULL, OPT_JSON},
 		{"config", required_argument, NULL, 'c'},
 		{"set", required_argument, NULL, 'X'},
@@ -298,6 +559,8 @@ main(int argc, char **argv)
 	};
 	const struct souk_config_def *const tables[] = {souk_config_common, produce_defs, NULL};
 	struct pr_opts o = {.validate = true};
+	struct pr_run run;
+	int threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	struct pr_stats st = {0};
 	struct pr_props props = {.n = 0};
 	struct souk_config *cfg = NULL;
@@ -307,12 +570,14 @@ main(int argc, char **argv)
 	char errstr[512], brokers_set[512];
 	FILE *rejects = NULL;
 	double start, secs;
-	int n_sets = 0, c, rc = 1, left;
+	int n_sets = 0, c, rc = 1;
 	uint64_t failed;
 
 	if (!sets)
 		return 1;
-	while ((c = getopt_long(argc, argv, "b:t:r:c:X:hV", longopts, NULL)) != -1) {
+	if (threads < 1)
+		threads = 1;
+	while ((c = getopt_long(argc, argv, "b:t:r:j:c:X:hV", longopts, NULL)) != -1) {
 		char *end;
 
 		switch (c) {
@@ -331,6 +596,15 @@ main(int argc, char **argv)
 			if (*end || !(o.rate > 0)) {
 				fprintf(stderr, "error: --rate: must be a positive number, got \"%s\"\n",
 					optarg);
+				rc = 2;
+				goto out;
+			}
+			break;
+		case 'j':
+			threads = (int)strtol(optarg, &end, 10);
+			if (*end || threads < 1 || threads > 64) {
+				fprintf(stderr, "error: --threads: must be an integer between 1 and 64, "
+						"got \"%s\"\n", optarg);
 				rc = 2;
 				goto out;
 			}
@@ -383,16 +657,35 @@ main(int argc, char **argv)
 	signal(SIGINT, pr_on_signal);
 	signal(SIGTERM, pr_on_signal);
 
-	start = souk_progress_now();
+	run = (struct pr_run){.p = p, .o = &o, .st = &st, .rejects = rejects};
+	if (pr_pool_start(&run.pool, &o, threads)) {
+		fprintf(stderr, "error: could not start %d validation threads\n", threads);
+		pr_pool_stop(&run.pool);
+		goto out;
+	}
+	run.bar = souk_progress_new(pr_total_bytes(argc - optind, argv + optind), "events");
+	run.start = start = souk_progress_now();
 	rc = 0;
 	if (optind == argc)
-		rc = pr_file(p, &o, &st, rejects, "-", start);
+		rc = pr_file(&run, "-");
 	for (int i = optind; i < argc && rc == 0 && !pr_interrupted; i++)
-		rc = pr_file(p, &o, &st, rejects, argv[i], start);
+		rc = pr_file(&run, argv[i]);
+	while (run.count > 0) {
+		int rrc = pr_run_retire(&run);
+
+		rc = rc ? rc : rrc;
+	}
+	pr_pool_stop(&run.pool);
+	for (size_t i = 0; i < PR_INFLIGHT; i++) {
+		free(run.ring[i].buf);
+		free(run.ring[i].lines);
+	}
+	souk_progress_finish(run.bar, st.bytes_read, st.sent);
 	/* Every delivery report, however long the broker takes (bounded by
-	 * produce.timeout per message). */
-	while ((left = souk_kafka_flush(p, 1000)) > 0)
-		;
+	 * produce.timeout per message). Counting reports rather than waiting for an
+	 * empty queue: librdkafka's queue also holds its own requests. */
+	while (atomic_load(&st.delivered) + atomic_load(&st.failed) < st.sent)
+		souk_kafka_poll(p, 100);
 	secs = souk_progress_now() - start;
 	failed = atomic_load(&st.failed);
 	if (o.json)

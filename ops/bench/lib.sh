@@ -1,0 +1,26 @@
+# Shared by the benchmarks: paths, the topic helper and the result line. Sourced.
+. "$(dirname "${BASH_SOURCE[0]}")/../lib/common.sh"
+
+BENCH_DIR=$SOUK_STACK_DIR/bench
+BIN=$SOUK_BUILD_DIR/bin
+mkdir -p "$BENCH_DIR"
+
+# bench_topic NAME PARTITIONS: creates the topic if missing.
+bench_topic() {
+	"$SOUK_ROOT/ops/kafka" topics --create --if-not-exists --topic "$1" \
+		--partitions "$2" --replication-factor 1 >/dev/null
+}
+
+# bench_high TOPIC: the sum of the partitions' high watermarks (messages ever written).
+bench_high() {
+	"$SOUK_ROOT/ops/kafka" get-offsets --topic "$1" --time -1 2>/dev/null |
+		awk -F: '{ s += $3 } END { print s + 0 }'
+}
+
+# bench_result NAME FIGURE UNIT BASELINE_NAME BASELINE RATIO TARGET: one JSON line
+# appended to $BENCH_DIR/results.jsonl and a readable line on stdout.
+bench_result() {
+	printf '%-28s %12s %-10s baseline %-22s %12s  ratio %5s  target %s\n' "$1" "$2" "$3" "$4" "$5" "$6" "$7"
+	printf '{"bench":"%s","figure":%s,"unit":"%s","baseline":"%s","baseline_figure":%s,"ratio":%s,"target":"%s","cores":%s,"date":"%s"}\n' \
+		"$1" "$2" "$3" "$4" "$5" "$6" "$7" "$(nproc)" "$(date -u +%FT%TZ)" >>"$BENCH_DIR/results.jsonl"
+}
