@@ -184,7 +184,8 @@ gw_ingest_build(const char *body, size_t len, const struct gw_ingest_request *re
 	err->offset = -1;
 	doc = souk_json_parse(body, len, &limits, &jerr);
 	if (!doc) {
-		gw_ingest_fail(err, "", jerr.offset, "%s", jerr.message);
+		/* A 400 names a field or an offset: an empty body fails at byte 0. */
+		gw_ingest_fail(err, "", jerr.offset < 0 ? 0 : jerr.offset, "%s", jerr.message);
 		goto out;
 	}
 	root = souk_json_root(doc);
