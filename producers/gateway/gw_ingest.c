@@ -133,28 +133,43 @@ gw_ingest_type(const souk_json_value_t *root, const struct gw_ingest_request *re
 	}
 }
 
-/* The idempotency key to use: the header's or the body's, which must agree. */
+/*
+ * The idempotency keys of one event: *event_key is carried in the event (the body's
+ * idempotency_key, or for a single event the Idempotency-Key header), *id_key and
+ * *id_part derive its event_id. For a single event the header and the body must agree.
+ * On /v1/events the header names the whole request: it derives each line's id with
+ * the line number but is not carried, since two lines must not share one key (the
+ * payments pool dedups by client and key); a line carries its own key, if any.
+ */
 static int
-gw_ingest_key(const souk_json_value_t *root, const struct gw_ingest_request *req,
-	      const char **key, souk_event_error_t *err)
+gw_ingest_keys(const souk_json_value_t *root, const struct gw_ingest_request *req,
+	       const char **event_key, const char **id_key, unsigned long *id_part,
+	       souk_event_error_t *err)
 {
 	const souk_json_value_t *kv = souk_json_object_get(root, "idempotency_key");
-	const char *body_key = NULL;
+	const char *header = req->idempotency_key, *body_key = NULL;
 
-	*key = req->idempotency_key;
-	if (req->idempotency_key && !souk_event_idempotency_key_valid(req->idempotency_key))
+	if (header && !souk_event_idempotency_key_valid(header))
 		return gw_ingest_fail(err, "Idempotency-Key", -1,
 				      "Idempotency-Key: must be 1 to 255 printable ASCII characters");
-	if (!kv)
-		return 0;
-	body_key = souk_json_string(kv, NULL);
-	if (!body_key || !souk_event_idempotency_key_valid(body_key))
-		return gw_ingest_fail(err, "idempotency_key", -1,
-				      "idempotency_key: must be 1 to 255 printable ASCII characters");
-	if (*key && strcmp(*key, body_key))
+	if (kv) {
+		body_key = souk_json_string(kv, NULL);
+		if (!body_key || !souk_event_idempotency_key_valid(body_key))
+			return gw_ingest_fail(
+				err, "idempotency_key", -1,
+				"idempotency_key: must be 1 to 255 printable ASCII characters");
+	}
+	if (req->part == 0 && header && body_key && strcmp(header, body_key))
 		return gw_ingest_fail(err, "idempotency_key", -1,
 				      "idempotency_key: differs from the Idempotency-Key header");
-	*key = body_key;
+	*event_key = req->part == 0 && header ? header : body_key;
+	if (header) {
+		*id_key = header;
+		*id_part = req->part;
+	} else {
+		*id_key = body_key;
+		*id_part = 0;
+	}
 	return 0;
 }
 
@@ -171,7 +186,8 @@ gw_ingest_build(const char *body, size_t len, const struct gw_ingest_request *re
 	souk_json_error_t jerr;
 	souk_json_t *doc = NULL;
 	const souk_json_value_t *root, *v;
-	const char *key = NULL, *cmd;
+	const char *key = NULL, *id_key = NULL, *cmd;
+	unsigned long id_part = 0;
 	char event_id[SOUK_UUID_STRLEN + 1];
 	yajl_gen g = NULL;
 	const unsigned char *gen_buf;
@@ -203,11 +219,11 @@ gw_ingest_build(const char *body, size_t len, const struct gw_ingest_request *re
 			       "command: settle is published only by the payments reconciliation");
 		goto out;
 	}
-	if (gw_ingest_key(root, req, &key, err))
+	if (gw_ingest_keys(root, req, &key, &id_key, &id_part, err))
 		goto out;
 
-	if (key)
-		souk_uuid_derive(req->client_id, key, req->part, event_id);
+	if (id_key)
+		souk_uuid_derive(req->client_id, id_key, id_part, event_id);
 	else
 		souk_uuid_random(event_id);
 
@@ -250,6 +266,7 @@ gw_ingest_build(const char *body, size_t len, const struct gw_ingest_request *re
 	if (gen_len >= out_size || gen_len > SOUK_EVENT_MAX_BYTES) {
 		gw_ingest_fail(err, "", -1, "event too large: %zu bytes with its envelope, limit %d",
 			       gen_len, SOUK_EVENT_MAX_BYTES);
+		rc = GW_INGEST_TOO_LARGE;
 		goto out;
 	}
 	memcpy(out, gen_buf, gen_len);

@@ -6,7 +6,9 @@
  * idempotency key when one is given, so a retry keeps its id; random otherwise), ts
  * (when the gateway received it), client_id (from the API key). Values a client sends
  * for those three are replaced. The idempotency key comes from the Idempotency-Key
- * header or the body's `idempotency_key`; when both are given they must be equal.
+ * header or the body's `idempotency_key`; when both are given they must be equal. On
+ * /v1/events the header derives every line's event_id (with its line number) and each
+ * line carries only its own key: one request's lines must not share a key.
  *
  * Clients may send order, payment, location, ride_request and ride_event events.
  * Results, surge and stock_set are published by souk itself, and a payment `settle`
@@ -32,11 +34,14 @@ struct gw_ingest_request {
 	const char *ts;		     /* receive time, RFC 3339 UTC with milliseconds */
 };
 
+#define GW_INGEST_TOO_LARGE (-2)
+
 /*
  * Builds the event from body[0..len) into out (out_size >= SOUK_EVENT_MAX_BYTES + 1)
  * as *out_len bytes of JSON plus a NUL, and decodes it into *ev. Returns 0, or -1 with
  * *err naming the field (or the byte offset in body for malformed JSON): the gateway
- * answers 400 with it.
+ * answers 400 with it; or GW_INGEST_TOO_LARGE when the event with its envelope is over
+ * SOUK_EVENT_MAX_BYTES (413).
  */
 int gw_ingest_build(const char *body, size_t len, const struct gw_ingest_request *req,
 		    souk_event_t *ev, char *out, size_t out_size, size_t *out_len,

@@ -171,8 +171,8 @@ gw_gen_slot(yajl_gen g, const struct gw_slot *slot)
 	} else {
 		gw_gen_str(g, "error");
 		gw_gen_str(g, slot->message);
-		if (slot->event_id[0]) {
-			/* 504: the id to look for, and to keep on the retry */
+		if (slot->status == 504) {
+			/* the id to look for, and to keep on the retry */
 			gw_gen_str(g, "event_id");
 			gw_gen_str(g, slot->event_id);
 		}
@@ -206,6 +206,26 @@ gw_respond_error(struct gw_req *r, int status, const char *message, long retry_a
 	gw_gen_str(g, message);
 	yajl_gen_map_close(g);
 	ret = gw_respond_gen(r, status, "application/json", g, retry_after_s, allow);
+	yajl_gen_free(g);
+	return ret;
+}
+
+/* 400 {"error": message, "offset": offset}: the body as a whole is unusable. */
+static enum MHD_Result
+gw_respond_400(struct gw_req *r, const char *message, long offset)
+{
+	yajl_gen g = yajl_gen_alloc(NULL);
+	enum MHD_Result ret;
+
+	if (!g)
+		return MHD_NO;
+	yajl_gen_map_open(g);
+	gw_gen_str(g, "error");
+	gw_gen_str(g, message);
+	gw_gen_str(g, "offset");
+	yajl_gen_integer(g, offset);
+	yajl_gen_map_close(g);
+	ret = gw_respond_gen(r, 400, "application/json", g, 0, NULL);
 	yajl_gen_free(g);
 	return ret;
 }
@@ -396,6 +416,7 @@ gw_build_slots(struct gw_req *r, char ***values, size_t **lens)
 	struct souk_ndjson it;
 	const char *line;
 	size_t line_len, n = 0;
+	int rc;
 
 	gw_ingest_now(ts);
 	ireq.ts = ts;
@@ -407,11 +428,13 @@ gw_build_slots(struct gw_req *r, char ***values, size_t **lens)
 			char msg[128];
 
 			free(out);
-			snprintf(msg, sizeof(msg),
-				 n ? "too many events: %zu lines, limit %zu"
-				   : "no events: the body holds no non-blank line",
-				 n, s->conf.batch_lines);
-			gw_respond_error(r, n ? 413 : 400, msg, 0, NULL);
+			if (n) {
+				snprintf(msg, sizeof(msg), "too many events: %zu lines, limit %zu", n,
+					 s->conf.batch_lines);
+				gw_respond_error(r, 413, msg, 0, NULL);
+			} else {
+				gw_respond_400(r, "no events: the body holds no non-blank line", 0);
+			}
 			return -1;
 		}
 	} else {
@@ -442,8 +465,14 @@ gw_build_slots(struct gw_req *r, char ***values, size_t **lens)
 			line_len = r->len;
 		}
 		ireq.part = slot->line;
-		if (gw_ingest_build(line, line_len, &ireq, &ev, out, SOUK_EVENT_MAX_BYTES + 1,
-				    &out_len, &slot->err)) {
+		rc = gw_ingest_build(line, line_len, &ireq, &ev, out, SOUK_EVENT_MAX_BYTES + 1,
+				     &out_len, &slot->err);
+		if (rc == GW_INGEST_TOO_LARGE) {
+			slot->status = 413;
+			snprintf(slot->message, sizeof(slot->message), "%s", slot->err.message);
+			continue;
+		}
+		if (rc) {
 			slot->status = 400;
 			continue;
 		}
@@ -538,6 +567,20 @@ out:
 
 /* ---- GET routes --------------------------------------------------------------- */
 
+/* An optional '-' then 1 to 18 digits: a number JSON and int64 both hold. */
+static bool
+gw_is_integer(const char *s, size_t len)
+{
+	size_t i = len && s[0] == '-';
+
+	if (len == i || len - i > 18)
+		return false;
+	for (; i < len; i++)
+		if (s[i] < '0' || s[i] > '9')
+			return false;
+	return true;
+}
+
 static enum MHD_Result
 gw_get_stock(struct gw_req *r, const char *url)
 {
@@ -569,6 +612,12 @@ gw_get_stock(struct gw_req *r, const char *url)
 		snprintf(msg, sizeof(msg),
 			 "no display stock for sku \"%s\": not on sale, or not warmed yet", sku);
 		return gw_respond_error(r, 404, msg, 0, NULL);
+	}
+	if (!gw_is_integer(reply->str, reply->len)) {
+		freeReplyObject(reply);
+		snprintf(msg, sizeof(msg),
+			 "display stock for sku \"%s\" is not an integer in redis", sku);
+		return gw_respond_error(r, 500, msg, 0, NULL);
 	}
 	g = yajl_gen_alloc(NULL);
 	yajl_gen_map_open(g);
