@@ -16,12 +16,13 @@ CREATE TABLE consumer_offsets (
 	PRIMARY KEY (group_id, topic, partition)
 );
 
--- Results waiting to be published. One relay per source partition publishes rows in
+-- Results waiting to be published. The relay publishes one source partition's rows in
 -- id order, so one key's results stay in order; result_id is the stable id carried in
--- the souk-result-id header, reused when the same decision is sent again.
+-- the souk-result-id header: the same decision sent again (a repeated order_id gets
+-- its first answer) is a new row with the same result_id, so it is not unique here.
 CREATE TABLE outbox (
 	id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
-	result_id        uuid    NOT NULL UNIQUE,
+	result_id        uuid    NOT NULL,
 	source_topic     text    NOT NULL,
 	source_partition integer NOT NULL,
 	source_offset    bigint  NOT NULL,
