@@ -41,22 +41,25 @@ is_alnum(char c)
 	return is_digit(c) || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z');
 }
 
-bool
-souk_event_identifier_valid(const char *s)
+/* The rules take the string as s[0..n), which may hold a NUL byte (an escaped one from
+ * JSON): none of them lets a NUL through. */
+
+static bool
+identifier_ok(const char *s, size_t n)
 {
-	size_t n = strlen(s);
 	if (n < 1 || n > SOUK_EVENT_IDENT_MAX || !is_alnum(s[0]))
 		return false;
 	for (size_t i = 1; i < n; i++)
-		if (!is_alnum(s[i]) && strchr("._:-", s[i]) == NULL)
+		if (!is_alnum(s[i]) && s[i] != '.' && s[i] != '_' && s[i] != ':' &&
+		    s[i] != '-')
 			return false;
 	return true;
 }
 
-bool
-souk_event_uuid_valid(const char *s)
+static bool
+uuid_ok(const char *s, size_t n)
 {
-	if (strlen(s) != 36)
+	if (n != 36)
 		return false;
 	for (size_t i = 0; i < 36; i++) {
 		bool dash = i == 8 || i == 13 || i == 18 || i == 23;
@@ -74,11 +77,11 @@ two_digits(const char *s)
 
 /* YYYY-MM-DDTHH:MM:SS.mmmZ with month 01-12, day 01-31 (any month), hour 00-23,
  * minute and second 00-59: the pattern in defs.json, no calendar check. */
-bool
-souk_event_ts_valid(const char *s)
+static bool
+ts_ok(const char *s, size_t n)
 {
 	static const char shape[] = "dddd-dd-ddTdd:dd:dd.dddZ";
-	if (strlen(s) != sizeof(shape) - 1)
+	if (n != sizeof(shape) - 1)
 		return false;
 	for (size_t i = 0; shape[i] != '\0'; i++)
 		if (shape[i] == 'd' ? !is_digit(s[i]) : s[i] != shape[i])
@@ -89,10 +92,9 @@ souk_event_ts_valid(const char *s)
 	       two_digits(s + 17) <= 59;
 }
 
-bool
-souk_event_idempotency_key_valid(const char *s)
+static bool
+idempotency_key_ok(const char *s, size_t n)
 {
-	size_t n = strlen(s);
 	if (n < 1 || n > SOUK_EVENT_IDEMPOTENCY_KEY_MAX)
 		return false;
 	for (size_t i = 0; i < n; i++)
@@ -103,9 +105,8 @@ souk_event_idempotency_key_valid(const char *s)
 
 /* payment_result.error: ^[a-z][a-z0-9_]{0,63}$ */
 static bool
-error_code_valid(const char *s)
+error_code_ok(const char *s, size_t n)
 {
-	size_t n = strlen(s);
 	if (n < 1 || n > SOUK_EVENT_IDENT_MAX || s[0] < 'a' || s[0] > 'z')
 		return false;
 	for (size_t i = 1; i < n; i++)
@@ -116,14 +117,38 @@ error_code_valid(const char *s)
 
 /* surge.cell: ^[0-9a-f]{15}$ */
 static bool
-cell_valid(const char *s)
+cell_ok(const char *s, size_t n)
 {
-	if (strlen(s) != SOUK_EVENT_CELL_SIZE - 1)
+	if (n != SOUK_EVENT_CELL_SIZE - 1)
 		return false;
-	for (size_t i = 0; s[i] != '\0'; i++)
+	for (size_t i = 0; i < n; i++)
 		if (!is_lower_hex(s[i]))
 			return false;
 	return true;
+}
+
+bool
+souk_event_identifier_valid(const char *s)
+{
+	return identifier_ok(s, strlen(s));
+}
+
+bool
+souk_event_uuid_valid(const char *s)
+{
+	return uuid_ok(s, strlen(s));
+}
+
+bool
+souk_event_ts_valid(const char *s)
+{
+	return ts_ok(s, strlen(s));
+}
+
+bool
+souk_event_idempotency_key_valid(const char *s)
+{
+	return idempotency_key_ok(s, strlen(s));
 }
 
 /* Keep in step with $defs.currency in schemas/events/defs.json (a test compares). */
@@ -138,13 +163,22 @@ static const struct {
     {"TND", 3}, {"TRY", 2}, {"USD", 2}, {"ZAR", 2},
 };
 
+/* The exponent of the code s[0..n), -1 if souk does not accept it. O(codes). */
+static int
+currency_exponent(const char *s, size_t n)
+{
+	if (n != SOUK_EVENT_CURRENCY_SIZE - 1)
+		return -1;
+	for (size_t i = 0; i < N(currencies); i++)
+		if (memcmp(s, currencies[i].code, n) == 0)
+			return currencies[i].exponent;
+	return -1;
+}
+
 int
 souk_event_currency_exponent(const char *code)
 {
-	for (size_t i = 0; i < N(currencies); i++)
-		if (strcmp(code, currencies[i].code) == 0)
-			return currencies[i].exponent;
-	return -1;
+	return currency_exponent(code, strlen(code));
 }
 
 const char *
@@ -154,30 +188,27 @@ souk_event_currency_code(size_t i)
 }
 
 static bool
-currency_valid(const char *s)
+currency_ok(const char *s, size_t n)
 {
-	return souk_event_currency_exponent(s) >= 0;
+	return currency_exponent(s, n) >= 0;
 }
 
 /* A string rule and how messages describe it: "<field>: must be <text>, got ...". */
 struct rule {
-	bool (*valid)(const char *s);
+	bool (*valid)(const char *s, size_t n);
 	const char *text;
 };
 
 static const struct rule IDENT = {
-    souk_event_identifier_valid,
-    "an identifier matching ^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"};
-static const struct rule UUID = {souk_event_uuid_valid,
-				 "a lower-case uuid (8-4-4-4-12 hex digits)"};
-static const struct rule TS = {souk_event_ts_valid,
-			       "a utc timestamp like 2024-05-01T12:00:00.000Z"};
-static const struct rule IDEMPOTENCY_KEY = {souk_event_idempotency_key_valid,
+    identifier_ok, "an identifier matching ^[A-Za-z0-9][A-Za-z0-9._:-]{0,63}$"};
+static const struct rule UUID = {uuid_ok, "a lower-case uuid (8-4-4-4-12 hex digits)"};
+static const struct rule TS = {ts_ok, "a utc timestamp like 2024-05-01T12:00:00.000Z"};
+static const struct rule IDEMPOTENCY_KEY = {idempotency_key_ok,
 					    "1 to 255 printable ascii characters"};
-static const struct rule ERROR_CODE = {error_code_valid,
+static const struct rule ERROR_CODE = {error_code_ok,
 				       "an error code matching ^[a-z][a-z0-9_]{0,63}$"};
-static const struct rule CELL = {cell_valid, "an h3 index of 15 lower-case hex digits"};
-static const struct rule CURRENCY = {currency_valid,
+static const struct rule CELL = {cell_ok, "an h3 index of 15 lower-case hex digits"};
+static const struct rule CURRENCY = {currency_ok,
 				     "an iso 4217 code souk accepts, like USD"};
 
 /* ---- enumerations: JSON spellings indexed by the C value, NULL for "absent" ----- */
@@ -321,7 +352,7 @@ get_num(const struct dec *d, const char *name, bool required, double min, double
 }
 
 /* A string obeying rule, copied to out[out_size]. Rules bound the length below
- * out_size; an escaped NUL never passes. */
+ * out_size and refuse NUL bytes, so out holds a C string. */
 static int
 get_str(const struct dec *d, const char *name, bool required, const struct rule *rule,
 	char *out, size_t out_size)
@@ -333,7 +364,7 @@ get_str(const struct dec *d, const char *name, bool required, const struct rule 
 	if (r <= 0)
 		return r;
 	const char *s = souk_json_string(v, &len);
-	if (s == NULL || len >= out_size || strlen(s) != len || !rule->valid(s))
+	if (s == NULL || len >= out_size || !rule->valid(s, len))
 		return bad(d, name, "must be %s, got %s", rule->text,
 			   souk_json_describe(v, desc, sizeof(desc)));
 	memcpy(out, s, len + 1);
@@ -345,20 +376,23 @@ get_enum(const struct dec *d, const char *name, bool required, const struct enum
 	 int *out)
 {
 	const souk_json_value_t *v;
-	char desc[DESC_SIZE], list[160] = "";
+	char desc[DESC_SIZE];
 	size_t len = 0;
 	int r = member(d, name, required, &v);
 	if (r <= 0)
 		return r;
 	const char *s = souk_json_string(v, &len);
-	for (size_t i = 0; i < e->n; i++) {
-		if (e->names[i] == NULL)
-			continue;
-		if (s != NULL && strlen(e->names[i]) == len &&
+	for (size_t i = 0; s != NULL && i < e->n; i++) {
+		if (e->names[i] != NULL && strlen(e->names[i]) == len &&
 		    memcmp(s, e->names[i], len) == 0) {
 			*out = (int)i;
 			return 1;
 		}
+	}
+	char list[160] = "";
+	for (size_t i = 0; i < e->n; i++) {
+		if (e->names[i] == NULL)
+			continue;
 		size_t used = strlen(list);
 		snprintf(list + used, sizeof(list) - used, "%s%s", used ? ", " : "",
 			 e->names[i]);
@@ -367,8 +401,8 @@ get_enum(const struct dec *d, const char *name, bool required, const struct enum
 		   souk_json_describe(v, desc, sizeof(desc)));
 }
 
-/* Opens the object member `name` for reading through *sub, whose path (kept in
- * path[path_size]) is this one's extended by name. */
+/* Opens the object member `name` for reading through *sub, whose path is this one's
+ * extended by name: name itself at the top level, else written to path[path_size]. */
 static int
 get_obj(const struct dec *d, const char *name, bool required, struct dec *sub, char *path,
 	size_t path_size)
@@ -380,8 +414,11 @@ get_obj(const struct dec *d, const char *name, bool required, struct dec *sub, c
 	if (souk_json_type(v) != SOUK_JSON_OBJECT)
 		return bad(d, name, "must be an object, got %s",
 			   souk_json_type_desc(souk_json_type(v)));
-	snprintf(path, path_size, "%s%s%s", d->path, d->path[0] != '\0' ? "." : "", name);
-	*sub = (struct dec){v, path, d->err};
+	if (d->path[0] != '\0') {
+		snprintf(path, path_size, "%s.%s", d->path, name);
+		name = path;
+	}
+	*sub = (struct dec){v, name, d->err};
 	return 1;
 }
 
@@ -1051,13 +1088,14 @@ souk_event_decode(const char *buf, size_t len, souk_event_t *ev, souk_event_erro
 	    .max_depth = SOUK_EVENT_MAX_DEPTH,
 	    .max_members = SOUK_EVENT_MAX_MEMBERS,
 	};
+	souk_json_space_t space; /* holds the tree of any event of usual size */
 	souk_json_error_t jerr;
 	souk_event_status_t st;
 
 	memset(ev, 0, sizeof(*ev));
 	memset(err, 0, sizeof(*err));
 	err->offset = -1;
-	souk_json_t *doc = souk_json_parse(buf, len, &limits, &jerr);
+	souk_json_t *doc = souk_json_parse_in(&space, buf, len, &limits, &jerr);
 	if (doc == NULL) {
 		err->offset = jerr.offset;
 		snprintf(err->message, sizeof(err->message), "%s", jerr.message);

@@ -285,8 +285,10 @@ typedef struct souk_event_error {
 /*
  * Decodes and validates buf[0..len) (no NUL needed) into *ev, which is zeroed first.
  * On error *err says why and *ev holds whatever decoded before the failure: the whole
- * envelope for SOUK_EVENT_EFIELD. Cost: O(len), one parse into a souk_json tree freed
- * before returning; fields are looked up by name, O(members) each.
+ * envelope for SOUK_EVENT_EFIELD. Cost: O(len), one parse into a souk_json tree built
+ * in SOUK_JSON_SPACE_SIZE (4 KB) of stack, so an event of usual size costs no malloc;
+ * fields are looked up by name, O(members) each. Keeps no state: safe to call from
+ * several threads at once.
  */
 souk_event_status_t souk_event_decode(const char *buf, size_t len, souk_event_t *ev,
 				      souk_event_error_t *err);

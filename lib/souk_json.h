@@ -12,16 +12,20 @@
  *     forms, surrogates and code points above U+10FFFF, escaped or not);
  *   - duplicate keys in one object, trailing non-whitespace, empty (or blank) input,
  *     comments, NaN/Infinity and numbers that overflow a double are rejected.
- * Numbers are read with strtod, so the process must run in the "C" numeric locale
- * (the default: nothing in souk calls setlocale).
+ * Numbers are read with strtod when not exact by simpler means, so the process must
+ * run in the "C" numeric locale (the default: nothing in souk calls setlocale).
  *
- * Cost: parsing is one pass, O(bytes), plus O(k) per key for the duplicate check, so
- * O(k^2) per object of k members (k <= max_members). Memory is one arena owned by the
- * document, about 50 bytes per value plus the string bytes; freed in one go.
+ * Cost: parsing is O(bytes), one pass when every string is ASCII without escapes and
+ * two otherwise, plus O(k) per key for the duplicate check, so O(k^2) per object of k
+ * members (k <= max_members). Memory is one arena owned by the document, about 64
+ * bytes per value plus the string bytes, in a souk_json_space_t and then in 16 KB
+ * blocks from malloc; freed in one go. Parsing keeps no state between calls: any
+ * number of threads may parse at once.
  */
 #ifndef SOUK_JSON_H
 #define SOUK_JSON_H
 
+#include <stdalign.h>
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -58,6 +62,24 @@ typedef struct souk_json_error {
  */
 souk_json_t *souk_json_parse(const char *buf, size_t len,
 			     const souk_json_limits_t *limits, souk_json_error_t *err);
+/*
+ * Room for one document, for souk_json_parse_in. The document is laid out in it and
+ * takes memory from malloc only once it is full: 4 KB hold the tree of an object of a
+ * few dozen short members, such as any souk event.
+ */
+#define SOUK_JSON_SPACE_SIZE 4096
+typedef struct souk_json_space {
+	alignas(max_align_t) unsigned char bytes[SOUK_JSON_SPACE_SIZE];
+} souk_json_space_t;
+
+/*
+ * Like souk_json_parse, with the document built in *space (the caller's stack, say),
+ * so that a small document costs no malloc. The document is the caller's to free with
+ * souk_json_destroy before space goes away or is used again; that frees only what
+ * did not fit in space.
+ */
+souk_json_t *souk_json_parse_in(souk_json_space_t *space, const char *buf, size_t len,
+				const souk_json_limits_t *limits, souk_json_error_t *err);
 /* Frees the document and every value and string in it; NULL is fine. */
 void souk_json_destroy(souk_json_t *doc);
 
