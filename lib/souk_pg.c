@@ -310,6 +310,17 @@ souk_pg_prepare(struct souk_pg *pg, const char *name, const char *sql, int npara
 	char what[128];
 	int rc;
 
+	/* Already prepared on this session (and re-prepared on every new one). */
+	for (size_t i = 0; i < pg->nstmts; i++) {
+		if (strcmp(pg->stmts[i].name, name))
+			continue;
+		if (!strcmp(pg->stmts[i].sql, sql))
+			return SOUK_PG_OK;
+		snprintf(errstr, errstr_size,
+			 "could not prepare \"%s\": the name is taken by another statement",
+			 name);
+		return SOUK_PG_ERROR;
+	}
 	rc = ensure_connected(pg, errstr, errstr_size);
 	if (rc != SOUK_PG_OK)
 		return rc;

@@ -49,6 +49,8 @@ void souk_pg_destroy(struct souk_pg *pg);
  * Prepares sql under name with nparams text parameters ($1..$n, types
  * inferred by the server) and remembers it, so that it is prepared again on
  * every new connection. A statement that fails to prepare is not remembered.
+ * Preparing the same name and sql again is a no-op (O(statements)); the same name
+ * with other sql is an error.
  */
 int souk_pg_prepare(struct souk_pg *pg, const char *name, const char *sql, int nparams,
 		    char *errstr, size_t errstr_size);

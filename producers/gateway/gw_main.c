@@ -15,7 +15,7 @@
 
 #include "gw_auth.h"
 #include "gw_ratelimit.h"
-#include "gw_redis.h"
+#include "gw_pool.h"
 #include "gw_server.h"
 #include "souk_config.h"
 #include "souk_log.h"
@@ -113,7 +113,7 @@ main(int argc, char **argv)
 	struct souk_config *cfg = NULL;
 	struct souk_metrics *metrics = NULL;
 	struct gw_auth *auth = NULL;
-	struct gw_redis *redis = NULL;
+	struct gw_pool *redis = NULL, *pg = NULL;
 	struct gw_ratelimit *ratelimit = NULL;
 	struct gw_server *server = NULL;
 	struct gw_props props = {.n = 0};
@@ -187,11 +187,15 @@ main(int argc, char **argv)
 		fprintf(stderr, "error: out of memory\n");
 		goto out;
 	}
-	redis = gw_redis_new(souk_config_get_string(cfg, "redis.url"), 200, errstr,
+	redis = gw_pool_redis(souk_config_get_string(cfg, "redis.url"), 200, errstr,
 			     sizeof(errstr));
 	if (!redis)
 		/* /v1/stock answers 503 and the rate limit is off until a restart. */
 		SOUK_LOG_WARN("redis_unavailable", "error=%s", errstr);
+	pg = gw_pool_pg(souk_config_get_string(cfg, "pg.dsn"), 2000, errstr, sizeof(errstr));
+	if (!pg)
+		/* /v1/orders/{id} answers 503 until a restart. */
+		SOUK_LOG_WARN("postgres_unavailable", "error=%s", errstr);
 	if (redis && souk_config_get_double(cfg, "gateway.rate") > 0) {
 		ratelimit = gw_ratelimit_new(redis, souk_config_get_double(cfg, "gateway.rate"),
 					     souk_config_get_double(cfg, "gateway.burst"), errstr,
@@ -216,6 +220,7 @@ main(int argc, char **argv)
 		.auth = auth,
 		.ratelimit = ratelimit,
 		.redis = redis,
+		.pg = pg,
 		.metrics = metrics,
 	};
 	server = gw_server_new(&conf, errstr, sizeof(errstr));
@@ -236,7 +241,8 @@ main(int argc, char **argv)
 out:
 	gw_server_destroy(server);
 	gw_ratelimit_destroy(ratelimit);
-	gw_redis_destroy(redis);
+	gw_pool_destroy(redis);
+	gw_pool_destroy(pg);
 	gw_auth_destroy(auth);
 	souk_metrics_destroy(metrics);
 	souk_config_destroy(cfg);

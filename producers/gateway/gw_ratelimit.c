@@ -5,6 +5,7 @@
 #include <string.h>
 
 #include "souk_log.h"
+#include "souk_redis.h"
 
 /* KEYS[1] the bucket; ARGV rate (tokens/s), burst, cost. Returns {allowed, retry_ms}. */
 static const char gw_ratelimit_lua[] =
@@ -27,13 +28,13 @@ static const char gw_ratelimit_lua[] =
 	"return {allowed, retry}\n";
 
 struct gw_ratelimit {
-	struct gw_redis *pool; /* borrowed */
+	struct gw_pool *pool; /* borrowed */
 	char sha[41];
 	char rate[32], burst[32];
 };
 
 struct gw_ratelimit *
-gw_ratelimit_new(struct gw_redis *pool, double rate, double burst, char *errstr,
+gw_ratelimit_new(struct gw_pool *pool, double rate, double burst, char *errstr,
 		 size_t errstr_size)
 {
 	struct gw_ratelimit *rl = NULL;
@@ -46,7 +47,7 @@ gw_ratelimit_new(struct gw_redis *pool, double rate, double burst, char *errstr,
 			 burst);
 		goto out;
 	}
-	r = gw_redis_acquire(pool, errstr, errstr_size);
+	r = gw_pool_acquire(pool, errstr, errstr_size);
 	if (!r || souk_redis_command(r, &reply, errstr, errstr_size, "SCRIPT LOAD %s",
 				     gw_ratelimit_lua))
 		goto out;
@@ -66,7 +67,7 @@ gw_ratelimit_new(struct gw_redis *pool, double rate, double burst, char *errstr,
 out:
 	if (reply)
 		freeReplyObject(reply);
-	gw_redis_release(pool, r);
+	gw_pool_release(pool, r);
 	return rl;
 }
 
@@ -86,7 +87,7 @@ gw_ratelimit_take(struct gw_ratelimit *rl, const char *subject, long *retry_afte
 	int rc;
 
 	*retry_after_ms = 0;
-	r = gw_redis_acquire(rl->pool, errstr, sizeof(errstr));
+	r = gw_pool_acquire(rl->pool, errstr, sizeof(errstr));
 	if (!r) {
 		SOUK_LOG_WARN("ratelimit_unavailable", "error=%s", errstr);
 		return v;
@@ -117,6 +118,6 @@ gw_ratelimit_take(struct gw_ratelimit *rl, const char *subject, long *retry_afte
 out:
 	if (reply)
 		freeReplyObject(reply);
-	gw_redis_release(rl->pool, r);
+	gw_pool_release(rl->pool, r);
 	return v;
 }

@@ -18,7 +18,7 @@
 
 #include <stddef.h>
 
-#include "gw_redis.h"
+#include "gw_pool.h"
 
 enum gw_ratelimit_verdict {
 	GW_RATELIMIT_ALLOW,
@@ -30,7 +30,7 @@ struct gw_ratelimit;
 
 /* rate: tokens per second (> 0); burst: bucket size (>= 1). pool is borrowed. Loads the
  * script once to learn its SHA1. Returns NULL with errstr. */
-struct gw_ratelimit *gw_ratelimit_new(struct gw_redis *pool, double rate, double burst,
+struct gw_ratelimit *gw_ratelimit_new(struct gw_pool *pool, double rate, double burst,
 				      char *errstr, size_t errstr_size);
 void gw_ratelimit_destroy(struct gw_ratelimit *rl);
 

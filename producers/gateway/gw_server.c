@@ -19,6 +19,8 @@
 #include "gw_ingest.h"
 #include "souk_log.h"
 #include "souk_ndjson.h"
+#include "souk_pg.h"
+#include "souk_redis.h"
 
 enum gw_route {
 	GW_ROUTE_ORDERS,
@@ -28,6 +30,7 @@ enum gw_route {
 	GW_ROUTE_RIDE_EVENTS,
 	GW_ROUTE_EVENTS,
 	GW_ROUTE_STOCK,
+	GW_ROUTE_ORDER,
 	GW_ROUTE_METRICS,
 	GW_ROUTE_HEALTHZ,
 	GW_ROUTE_READYZ,
@@ -48,6 +51,7 @@ static const struct {
 	[GW_ROUTE_RIDE_EVENTS] = {"/v1/ride-events", SOUK_EVENT_TYPE_RIDE_EVENT, true},
 	[GW_ROUTE_EVENTS] = {"/v1/events", SOUK_EVENT_TYPE_NONE, true},
 	[GW_ROUTE_STOCK] = {"/v1/stock/", SOUK_EVENT_TYPE_NONE, false},
+	[GW_ROUTE_ORDER] = {"/v1/orders/", SOUK_EVENT_TYPE_NONE, false},
 	[GW_ROUTE_METRICS] = {"/metrics", SOUK_EVENT_TYPE_NONE, false},
 	[GW_ROUTE_HEALTHZ] = {"/healthz", SOUK_EVENT_TYPE_NONE, false},
 	[GW_ROUTE_READYZ] = {"/readyz", SOUK_EVENT_TYPE_NONE, false},
@@ -599,14 +603,14 @@ gw_get_stock(struct gw_req *r, const char *url)
 	if (!s->conf.redis)
 		return gw_respond_error(r, 503, "display stock is off: no redis configured",
 					s->conf.retry_after_s, NULL);
-	redis = gw_redis_acquire(s->conf.redis, errstr, sizeof(errstr));
+	redis = gw_pool_acquire(s->conf.redis, errstr, sizeof(errstr));
 	if (!redis || souk_redis_command(redis, &reply, errstr, sizeof(errstr),
 					 "GET souk:stock:%s", sku)) {
-		gw_redis_release(s->conf.redis, redis);
+		gw_pool_release(s->conf.redis, redis);
 		snprintf(msg, sizeof(msg), "could not read display stock: %s", errstr);
 		return gw_respond_error(r, 503, msg, s->conf.retry_after_s, NULL);
 	}
-	gw_redis_release(s->conf.redis, redis);
+	gw_pool_release(s->conf.redis, redis);
 	if (reply->type != REDIS_REPLY_STRING) {
 		freeReplyObject(reply);
 		snprintf(msg, sizeof(msg),
@@ -637,6 +641,68 @@ gw_get_stock(struct gw_req *r, const char *url)
 	return ret;
 }
 
+/* The decision of an order from PostgreSQL, the truth: {order_id, status, reason?, sku,
+ * user_id, qty, decided_at}, or status "pending" while the inventory pool has not
+ * decided it (or never received it: a client that got 202 will see it decided). */
+static enum MHD_Result
+gw_get_order(struct gw_req *r, const char *url)
+{
+	static const char sql[] = "SELECT status, reason, sku, user_id, qty, "
+				  "to_char(decided_at AT TIME ZONE 'UTC', "
+				  "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
+				  "FROM orders WHERE order_id = $1";
+	const char *id = url + strlen(gw_routes[GW_ROUTE_ORDER].path);
+	struct gw_server *s = r->s;
+	struct souk_pg *pg = NULL;
+	PGresult *res = NULL;
+	char errstr[256], msg[320];
+	enum MHD_Result ret;
+	yajl_gen g;
+
+	if (!souk_event_identifier_valid(id)) {
+		snprintf(msg, sizeof(msg), "order_id \"%.64s\" is not an identifier", id);
+		return gw_respond_error(r, 400, msg, 0, NULL);
+	}
+	if (!s->conf.pg)
+		return gw_respond_error(r, 503, "order lookups are off: no postgresql configured",
+					s->conf.retry_after_s, NULL);
+	pg = gw_pool_acquire(s->conf.pg, errstr, sizeof(errstr));
+	if (!pg || souk_pg_prepare(pg, "gw_order", sql, 1, errstr, sizeof(errstr)) ||
+	    souk_pg_exec_prepared(pg, "gw_order", 1, &id, &res, errstr, sizeof(errstr))) {
+		gw_pool_release(s->conf.pg, pg);
+		snprintf(msg, sizeof(msg), "could not read order: %s", errstr);
+		return gw_respond_error(r, 503, msg, s->conf.retry_after_s, NULL);
+	}
+	gw_pool_release(s->conf.pg, pg);
+	g = yajl_gen_alloc(NULL);
+	yajl_gen_map_open(g);
+	gw_gen_str(g, "order_id");
+	gw_gen_str(g, id);
+	gw_gen_str(g, "status");
+	if (PQntuples(res) == 0) {
+		gw_gen_str(g, "pending");
+	} else {
+		gw_gen_str(g, PQgetvalue(res, 0, 0));
+		if (!PQgetisnull(res, 0, 1)) {
+			gw_gen_str(g, "reason");
+			gw_gen_str(g, PQgetvalue(res, 0, 1));
+		}
+		gw_gen_str(g, "sku");
+		gw_gen_str(g, PQgetvalue(res, 0, 2));
+		gw_gen_str(g, "user_id");
+		gw_gen_str(g, PQgetvalue(res, 0, 3));
+		gw_gen_str(g, "qty");
+		yajl_gen_number(g, PQgetvalue(res, 0, 4), strlen(PQgetvalue(res, 0, 4)));
+		gw_gen_str(g, "decided_at");
+		gw_gen_str(g, PQgetvalue(res, 0, 5));
+	}
+	yajl_gen_map_close(g);
+	PQclear(res);
+	ret = gw_respond_gen(r, 200, "application/json", g, 0, NULL);
+	yajl_gen_free(g);
+	return ret;
+}
+
 static enum MHD_Result
 gw_get(struct gw_req *r, const char *url)
 {
@@ -648,6 +714,8 @@ gw_get(struct gw_req *r, const char *url)
 	switch (r->route) {
 	case GW_ROUTE_STOCK:
 		return gw_get_stock(r, url);
+	case GW_ROUTE_ORDER:
+		return gw_get_order(r, url);
 	case GW_ROUTE_HEALTHZ:
 		return gw_respond(r, 200, "text/plain", "ok\n", 3, 0, NULL);
 	case GW_ROUTE_READYZ:
@@ -674,8 +742,10 @@ gw_route_of(const char *url)
 	for (int i = 0; i < GW_ROUTE_OTHER; i++) {
 		size_t len = strlen(gw_routes[i].path);
 
-		if (i == GW_ROUTE_STOCK ? !strncmp(url, gw_routes[i].path, len) && url[len]
-					: !strcmp(url, gw_routes[i].path))
+		bool prefix = i == GW_ROUTE_STOCK || i == GW_ROUTE_ORDER;
+
+		if (prefix ? !strncmp(url, gw_routes[i].path, len) && url[len]
+			   : !strcmp(url, gw_routes[i].path))
 			return (enum gw_route)i;
 	}
 	return GW_ROUTE_OTHER;

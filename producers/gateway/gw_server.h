@@ -7,6 +7,7 @@
  *   POST /v1/events   NDJSON (application/x-ndjson), events of any client type ->
  *        200 with one line per event: {"line": n, "status": s, "body": {...}}
  *   GET  /v1/stock/{sku}  display stock from Redis (eventually consistent)
+ *   GET  /v1/orders/{order_id}  the order's decision from PostgreSQL, or "pending"
  *   GET  /metrics, /healthz, /readyz
  *
  * Errors: 400 {"error", "field"} or {"error", "offset"}; 401 (keys configured, key
@@ -26,7 +27,7 @@
 
 #include "gw_auth.h"
 #include "gw_ratelimit.h"
-#include "gw_redis.h"
+#include "gw_pool.h"
 #include "souk_kafka.h"
 #include "souk_metrics.h"
 
@@ -43,10 +44,12 @@ struct gw_server_conf {
 	const struct souk_kafka_prop *props; /* extra librdkafka properties */
 	size_t nprops;
 	/* Borrowed, must outlive the server. auth and ratelimit may be NULL (open
-	 * gateway, no rate limit); redis may be NULL (no /v1/stock). */
+	 * gateway, no rate limit); redis may be NULL (no /v1/stock), pg too (no
+	 * /v1/orders/{id}). */
 	const struct gw_auth *auth;
 	struct gw_ratelimit *ratelimit;
-	struct gw_redis *redis;
+	struct gw_pool *redis;
+	struct gw_pool *pg;
 	struct souk_metrics *metrics;
 };
 
