@@ -174,8 +174,8 @@ struct pr_batch {
 	struct pr_batch *next_work;
 };
 
-#define PR_BATCH_LINES 2048
-#define PR_BATCH_BYTES (1u << 20)
+#define PR_BATCH_LINES 256
+#define PR_BATCH_BYTES (256u << 10)
 
 /* The validation pool: batches wait in a FIFO; workers take them, validate every line
  * and mark them done. Main produces batches in the order it queued them. */
@@ -366,7 +366,7 @@ pr_batch_send(struct souk_kafka_producer *p, const struct pr_opts *o, struct pr_
 						 l->has_key ? strlen(l->key) : 0, line, l->len,
 						 NULL, 0, (void *)(uintptr_t)l->lineno, errstr,
 						 sizeof(errstr))) == SOUK_KAFKA_QUEUE_FULL)
-			souk_kafka_poll(p, 10); /* back-pressure: wait for acknowledgements */
+			souk_kafka_poll(p, 1); /* back-pressure: wait for acknowledgements */
 		if (prc != SOUK_KAFKA_OK) {
 			fprintf(stderr, "error: %s:%" PRIu64 ": could not produce: %s\n", b->file,
 				l->lineno, errstr);
@@ -389,8 +389,10 @@ next:
 	return rc;
 }
 
-/* The batches of one run: a ring of PR_INFLIGHT, produced in order. */
-#define PR_INFLIGHT 8
+/* The batches of one run: a ring of PR_INFLIGHT, produced in order. Small batches and
+ * a short ring measured best here: bigger bursts filled the producer queue and left the
+ * main thread waiting for acknowledgements (ops/bench/produce). */
+#define PR_INFLIGHT 2
 
 struct pr_run {
 	struct souk_kafka_producer *p;
