@@ -466,13 +466,12 @@ decode_order_result(const struct dec *d, souk_event_t *ev)
 {
 	souk_event_order_result_t *o = &ev->order_result;
 	int status = 0, reason = SOUK_EVENT_REASON_NONE;
+	bool full;
+	int r;
 	if (get_str(d, "order_id", true, &IDENT, o->order_id, sizeof(o->order_id)) < 0)
 		return -1;
 	ev->key_valid = true;
-	if (get_str(d, "sku", true, &IDENT, o->sku, sizeof(o->sku)) < 0 ||
-	    get_str(d, "user_id", true, &IDENT, o->user_id, sizeof(o->user_id)) < 0 ||
-	    get_int(d, "qty", true, QTY_MIN, QTY_MAX, &o->qty) < 0 ||
-	    get_enum(d, "status", true, &ORDER_STATUS, &status) < 0 ||
+	if (get_enum(d, "status", true, &ORDER_STATUS, &status) < 0 ||
 	    get_enum(d, "reason", false, &REASON, &reason) < 0)
 		return -1;
 	o->status = status;
@@ -482,6 +481,15 @@ decode_order_result(const struct dec *d, souk_event_t *ev)
 	if (o->status == SOUK_EVENT_ORDER_ACCEPTED &&
 	    forbid(d, "reason", "when status is accepted") < 0)
 		return -1;
+	/* An order rejected as invalid is answered with what of it was valid. */
+	full = o->reason != SOUK_EVENT_REASON_INVALID;
+	if (get_str(d, "sku", full, &IDENT, o->sku, sizeof(o->sku)) < 0 ||
+	    get_str(d, "user_id", full, &IDENT, o->user_id, sizeof(o->user_id)) < 0)
+		return -1;
+	r = get_int(d, "qty", full, QTY_MIN, QTY_MAX, &o->qty);
+	if (r < 0)
+		return -1;
+	o->has_qty = r == 1;
 	if (get_str(d, "source_event_id", true, &UUID, o->source_event_id,
 		    sizeof(o->source_event_id)) < 0)
 		return -1;
@@ -822,9 +830,10 @@ encode_order_result(struct enc *e, const souk_event_t *ev)
 {
 	const souk_event_order_result_t *o = &ev->order_result;
 	enc_str(e, "order_id", o->order_id, sizeof(o->order_id));
-	enc_str(e, "sku", o->sku, sizeof(o->sku));
-	enc_str(e, "user_id", o->user_id, sizeof(o->user_id));
-	enc_int(e, "qty", o->qty);
+	enc_opt_str(e, "sku", o->sku, sizeof(o->sku));
+	enc_opt_str(e, "user_id", o->user_id, sizeof(o->user_id));
+	if (o->has_qty)
+		enc_int(e, "qty", o->qty);
 	enc_enum(e, "status", &ORDER_STATUS, o->status);
 	if (o->reason != SOUK_EVENT_REASON_NONE)
 		enc_enum(e, "reason", &REASON, o->reason);

@@ -136,11 +136,13 @@ typedef struct souk_event_stock_set {
 	int64_t limit_per_user; /* 1..1000000, optional */
 } souk_event_stock_set_t;
 
-/* order_result -> topic order-results, key order_id. */
+/* order_result -> topic order-results, key order_id. sku, user_id and qty are required,
+ * except on "rejected: invalid", which carries those of the order that were valid. */
 typedef struct souk_event_order_result {
 	char order_id[SOUK_EVENT_IDENT_SIZE];
 	char sku[SOUK_EVENT_IDENT_SIZE];
 	char user_id[SOUK_EVENT_IDENT_SIZE];
+	bool has_qty;
 	int64_t qty; /* 1..1000 */
 	souk_event_order_status_t status;
 	souk_event_reason_t reason; /* required when rejected, absent when accepted */
