@@ -109,9 +109,12 @@ def generate(orders):
     return path, skus, first_qty, demand, res.stderr.strip()
 
 
-def produce(path):
-    subprocess.run([os.path.join(BIN, "souk-produce"), path], check=True,
-                   stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+def produce(path, rate=None):
+    """Starts souk-produce; with a rate the sale is still arriving while faults hit."""
+    args = [os.path.join(BIN, "souk-produce"), path]
+    if rate:
+        args += ["--rate", str(rate)]
+    return subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
 
 
 def decided(skus):
@@ -217,7 +220,7 @@ def scenario(name, orders):
     workers = [Worker(name)]
     faults = 0
     try:
-        produce(path)
+        producer = produce(path, None if name == "plain" else 4000)
         workers[0].start()
         want = len(first_qty)
         if name == "kill":
@@ -240,6 +243,7 @@ def scenario(name, orders):
             faults += 1
             time.sleep(9)  # past the 6 s session timeout: its partitions move
             workers[0].signal(signal.SIGCONT)
+        check(producer.wait(timeout=WAIT_S) == 0, "souk-produce failed")
         n = wait_decided(skus, want)
         check(n == want, f"{n} of {want} orders decided after {WAIT_S} s")
         verify(name, skus, first_qty, demand, faults)
