@@ -36,6 +36,7 @@ bench: stack
 	ops/deps --bench
 	ops/bench/produce
 	ops/bench/gateway
+	ops/bench/flash-sale
 
 test-unit: build
 	ctest --preset default --label-regex unit
