@@ -107,15 +107,20 @@ static const char souk_outbox_insert_sql[] =
 
 static const char souk_outbox_select_sql[] =
 	"SELECT id, result_id, topic, key, value, headers, source_event_id, source_offset "
-	"FROM outbox WHERE source_topic = $1 AND source_partition = $2 "
-	"AND published_at IS NULL ORDER BY id LIMIT $3";
+	"FROM outbox WHERE source_topic = $1 AND source_partition = $2 AND id > "
+	"coalesce((SELECT published_id FROM outbox_relay WHERE source_topic = $1 "
+	"AND source_partition = $2), 0) ORDER BY id LIMIT $3";
 
 static const char souk_outbox_mark_sql[] =
-	"UPDATE outbox SET published_at = now() WHERE id = ANY($1::bigint[])";
+	"INSERT INTO outbox_relay (source_topic, source_partition, published_id) "
+	"VALUES ($1, $2, $3) ON CONFLICT (source_topic, source_partition) DO UPDATE "
+	"SET published_id = GREATEST(outbox_relay.published_id, EXCLUDED.published_id), "
+	"updated_at = now()";
 
 static const char souk_outbox_purge_sql[] =
-	"DELETE FROM outbox WHERE id IN (SELECT id FROM outbox "
-	"WHERE published_at < now() - $1::bigint * interval '1 millisecond' LIMIT 10000)";
+	"DELETE FROM outbox WHERE id IN (SELECT o.id FROM outbox o JOIN outbox_relay r "
+	"USING (source_topic, source_partition) WHERE o.id <= r.published_id "
+	"AND o.created_at < now() - $1::bigint * interval '1 millisecond' LIMIT 10000)";
 
 int
 souk_outbox_prepare(struct souk_pg *pg, char *errstr, size_t errstr_size)
@@ -234,21 +239,19 @@ souk_outbox_extra_headers(const char *json, souk_json_t **doc, struct souk_kafka
 	return n;
 }
 
-/* Publishes up to one round of rows of topic/partition. Returns the rows published
- * (and marked), or -1 on error. */
+/* Publishes up to one round of rows of topic/partition after its cursor and moves the
+ * cursor. Returns the rows published, or -1 on error. */
 static long
 souk_outbox_relay_round(struct souk_outbox_relay *r, const char *topic, int32_t partition)
 {
 	char part[16], limit[16], errstr[512];
 	const char *params[3] = {topic, part, limit};
-	struct souk_pgarray ids;
 	PGresult *res = NULL;
 	long n, marked = 0;
 	int rc;
 
 	snprintf(part, sizeof(part), "%" PRId32, partition);
 	snprintf(limit, sizeof(limit), "%d", SOUK_OUTBOX_RELAY_ROWS);
-	souk_pgarray_init(&ids);
 	if (souk_pg_exec_prepared(r->pg, "souk_outbox_select", 3, params, &res, errstr,
 				  sizeof(errstr))) {
 		SOUK_LOG_WARN("outbox_read_failed", "error=%s", errstr);
@@ -306,19 +309,17 @@ souk_outbox_relay_round(struct souk_outbox_relay *r, const char *topic, int32_t 
 	/* Every report comes within message.timeout.ms. */
 	while (r->reports < (size_t)n)
 		souk_kafka_poll(r->producer, 100);
-	for (long i = 0; i < n; i++) {
-		if (!r->delivered[i])
-			continue;
-		souk_pgarray_add_str(&ids, PQgetvalue(res, (int)i, 0));
+	/* The cursor moves over the acknowledged prefix: a row after a failed one is
+	 * published again next round (same result id), so their order holds. */
+	while (marked < n && r->delivered[marked])
 		marked++;
-	}
 	if (marked) {
-		const char *v = souk_pgarray_text(&ids);
+		const char *v[3] = {topic, part, PQgetvalue(res, (int)marked - 1, 0)};
 
-		if (!v || souk_pg_exec_prepared(r->pg, "souk_outbox_mark", 1, &v, NULL, errstr,
-						sizeof(errstr))) {
+		if (souk_pg_exec_prepared(r->pg, "souk_outbox_mark", 3, v, NULL, errstr,
+					  sizeof(errstr))) {
 			/* Published but not marked: published again next round, same ids. */
-			SOUK_LOG_WARN("outbox_mark_failed", "error=%s", v ? errstr : "out of memory");
+			SOUK_LOG_WARN("outbox_mark_failed", "error=%s", errstr);
 			marked = -1;
 			goto out;
 		}
@@ -330,7 +331,6 @@ out:
 	free(r->delivered);
 	r->delivered = NULL;
 	PQclear(res);
-	souk_pgarray_free(&ids);
 	return marked;
 }
 
@@ -454,7 +454,7 @@ souk_outbox_relay_new(const struct souk_outbox_relay_conf *conf, char *errstr,
 	if (!r->pg ||
 	    souk_pg_prepare(r->pg, "souk_outbox_select", souk_outbox_select_sql, 3, errstr,
 			    errstr_size) ||
-	    souk_pg_prepare(r->pg, "souk_outbox_mark", souk_outbox_mark_sql, 1, errstr,
+	    souk_pg_prepare(r->pg, "souk_outbox_mark", souk_outbox_mark_sql, 3, errstr,
 			    errstr_size) ||
 	    souk_pg_prepare(r->pg, "souk_outbox_purge", souk_outbox_purge_sql, 1, errstr,
 			    errstr_size))

@@ -5,10 +5,11 @@
  * A worker never produces a result directly: the result is a row committed with the
  * effect it reports, so a crash cannot publish a result whose effect rolled back, nor
  * lose one whose effect committed. The relay publishes each owned source partition's
- * rows in id order with the idempotent producer and marks them published once the
- * broker acknowledged them. A crash between the two publishes the rows again: every
- * message carries its stable result id in the souk-result-id header, so a reader
- * dedups. Published rows are purged after a retention period.
+ * rows in id order with the idempotent producer and, once the broker acknowledged
+ * them, moves that partition's cursor (table outbox_relay) past them: one row update per
+ * round. A crash between the two publishes the rows again: every message carries its
+ * stable result id in the souk-result-id header, so a reader dedups. Published rows
+ * are purged after a retention period.
  *
  * Headers on every message: souk-result-id, souk-source (topic/partition/offset),
  * souk-source-event-id (when the source had one), plus the row's own (a DLQ entry's

@@ -20,6 +20,8 @@ CREATE TABLE consumer_offsets (
 -- id order, so one key's results stay in order; result_id is the stable id carried in
 -- the souk-result-id header: the same decision sent again (a repeated order_id gets
 -- its first answer) is a new row with the same result_id, so it is not unique here.
+-- One source partition has one writer at a time (its fenced owner), so its rows commit
+-- in id order and a cursor per partition (outbox_relay) says what is published.
 CREATE TABLE outbox (
 	id               bigint GENERATED ALWAYS AS IDENTITY PRIMARY KEY,
 	result_id        uuid    NOT NULL,
@@ -31,11 +33,24 @@ CREATE TABLE outbox (
 	key              bytea,
 	value            bytea   NOT NULL,
 	headers          jsonb   NOT NULL DEFAULT '{}',
-	created_at       timestamptz NOT NULL DEFAULT now(),
-	published_at     timestamptz
+	created_at       timestamptz NOT NULL DEFAULT now()
 );
--- The relay's scan: unpublished rows of one source partition, oldest first.
-CREATE INDEX outbox_unpublished ON outbox (source_topic, source_partition, id)
-	WHERE published_at IS NULL;
--- The purge's scan: published rows older than the retention.
-CREATE INDEX outbox_published ON outbox (published_at) WHERE published_at IS NOT NULL;
+-- The relay's scan: one source partition's rows after its cursor, oldest first.
+CREATE INDEX outbox_source ON outbox (source_topic, source_partition, id);
+
+-- The last outbox id of each source partition that the broker acknowledged. One row
+-- update per relay round, not one per result. Rows up to it are purged once older
+-- than the retention.
+CREATE TABLE outbox_relay (
+	source_topic     text    NOT NULL,
+	source_partition integer NOT NULL,
+	published_id     bigint  NOT NULL,
+	updated_at       timestamptz NOT NULL DEFAULT now(),
+	PRIMARY KEY (source_topic, source_partition)
+);
+
+-- What is committed and not yet published, for operators and tests.
+CREATE VIEW outbox_pending AS
+SELECT o.* FROM outbox o
+LEFT JOIN outbox_relay r USING (source_topic, source_partition)
+WHERE o.id > coalesce(r.published_id, 0);

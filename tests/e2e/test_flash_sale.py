@@ -134,8 +134,7 @@ def wait_decided(skus, want):
 def wait_published():
     deadline = time.time() + 60
     while time.time() < deadline:
-        left = int(psql("SELECT count(*) FROM outbox WHERE source_topic = 'orders' "
-                        "AND published_at IS NULL")[0][0])
+        left = int(psql("SELECT count(*) FROM outbox_pending WHERE source_topic = 'orders'")[0][0])
         if left == 0:
             return
         time.sleep(0.2)

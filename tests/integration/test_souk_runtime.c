@@ -375,8 +375,9 @@ teardown(void **state)
 	(void)state;
 	snprintf(sql, sizeof(sql),
 		 "DROP TABLE %s; DELETE FROM consumer_offsets WHERE group_id = '%s'; "
-		 "DELETE FROM outbox WHERE source_topic = '%s'",
-		 table, group, topic);
+		 "DELETE FROM outbox WHERE source_topic = '%s'; "
+		 "DELETE FROM outbox_relay WHERE source_topic = '%s'",
+		 table, group, topic, topic);
 	souk_pg_exec(pg, sql, NULL, errstr, sizeof(errstr));
 	souk_pg_destroy(pg);
 	delete_topics();
@@ -424,7 +425,7 @@ test_applies_once_with_results_and_dlq(void **state)
 	assert_int_equal(query_long(sql), 3);
 	/* Every result published and marked. */
 	snprintf(sql, sizeof(sql),
-		 "SELECT count(*) FROM outbox WHERE source_topic = '%s' AND published_at IS NULL",
+		 "SELECT count(*) FROM outbox_pending WHERE source_topic = '%s'",
 		 topic);
 	assert_int_equal(wait_for(sql, 0), 0);
 	assert_int_equal(souk_runtime_stop(rt), 0);
