@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 #include <yajl/yajl_gen.h>
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
@@ -1185,4 +1186,17 @@ out:
 	if (e.g != NULL)
 		yajl_gen_free(e.g);
 	return rc;
+}
+
+void
+souk_event_ts_now(char ts[SOUK_EVENT_TS_SIZE])
+{
+	struct timespec now;
+	struct tm tm;
+	char secs[32];
+
+	clock_gettime(CLOCK_REALTIME, &now);
+	gmtime_r(&now.tv_sec, &tm);
+	strftime(secs, sizeof(secs), "%Y-%m-%dT%H:%M:%S", &tm);
+	snprintf(ts, SOUK_EVENT_TS_SIZE, "%.19s.%03dZ", secs, (int)(now.tv_nsec / 1000000));
 }

@@ -329,6 +329,9 @@ int souk_event_currency_exponent(const char *code);
 /* The i-th accepted currency code, NULL past the end: for listing them. */
 const char *souk_event_currency_code(size_t i);
 
+/* Now, as an envelope's ts: UTC with milliseconds. */
+void souk_event_ts_now(char ts[SOUK_EVENT_TS_SIZE]);
+
 /* The envelope's string rules, for the gateway. s is NUL-terminated. */
 bool souk_event_uuid_valid(const char *s);
 bool souk_event_ts_valid(const char *s);

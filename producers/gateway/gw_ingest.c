@@ -285,16 +285,3 @@ out:
 	souk_json_destroy(doc);
 	return rc;
 }
-
-void
-gw_ingest_now(char ts[SOUK_EVENT_TS_SIZE])
-{
-	struct timespec now;
-	struct tm tm;
-	char secs[24];
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(secs, sizeof(secs), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(ts, SOUK_EVENT_TS_SIZE, "%.19s.%03dZ", secs, (int)(now.tv_nsec / 1000000));
-}

@@ -47,7 +47,4 @@ int gw_ingest_build(const char *body, size_t len, const struct gw_ingest_request
 		    souk_event_t *ev, char *out, size_t out_size, size_t *out_len,
 		    souk_event_error_t *err);
 
-/* Now as "YYYY-MM-DDTHH:MM:SS.mmmZ". */
-void gw_ingest_now(char ts[SOUK_EVENT_TS_SIZE]);
-
 #endif

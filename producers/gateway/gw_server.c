@@ -422,7 +422,7 @@ gw_build_slots(struct gw_req *r, char ***values, size_t **lens)
 	size_t line_len, n = 0;
 	int rc;
 
-	gw_ingest_now(ts);
+	souk_event_ts_now(ts);
 	ireq.ts = ts;
 	if (r->route == GW_ROUTE_EVENTS) {
 		souk_ndjson_init(&it, r->body, r->len);

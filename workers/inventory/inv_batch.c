@@ -299,21 +299,6 @@ out:
 	return st;
 }
 
-/* Now in UTC with milliseconds, as an event's ts. */
-static void
-inv_batch_ts(char ts[SOUK_EVENT_TS_SIZE])
-{
-	struct timespec now;
-	struct tm tm;
-	char secs[32];
-
-	clock_gettime(CLOCK_REALTIME, &now);
-	gmtime_r(&now.tv_sec, &tm);
-	strftime(secs, sizeof(secs), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(ts, SOUK_EVENT_TS_SIZE, "%.19s.%03dZ", secs,
-		 (int)(now.tv_nsec / 1000000));
-}
-
 /* Encodes ord's order_result into b->buf. */
 static int
 inv_batch_result(struct inv_batch *b, const struct inv_order *ord, size_t *len,
@@ -322,7 +307,7 @@ inv_batch_result(struct inv_batch *b, const struct inv_order *ord, size_t *len,
 	char event_id[SOUK_UUID_STRLEN + 1], ts[SOUK_EVENT_TS_SIZE];
 
 	souk_uuid_random(event_id);
-	inv_batch_ts(ts);
+	souk_event_ts_now(ts);
 	return inv_decide_result(ord, event_id, ts, b->buf, SOUK_EVENT_MAX_BYTES + 1, len,
 				 errstr, errstr_size);
 }
