@@ -3,7 +3,7 @@
 #
 #   make demo    set up, start the stack, publish a sample of every event, consume it
 #   make test    set up, build (default and ASan/UBSan), start the stack, run every test
-.PHONY: all deps build asan stack demo test test-unit bench down clean
+.PHONY: all deps build asan stack demo test test-unit e2e-full bench down clean
 
 all: build
 
@@ -37,6 +37,10 @@ bench: stack
 	ops/bench/produce
 	ops/bench/gateway
 	ops/bench/flash-sale
+
+# The flash-sale end-to-end scenarios at 100K orders (the default suite runs 10K).
+e2e-full: stack
+	/usr/bin/python3 tests/e2e/test_flash_sale.py --orders 100000
 
 test-unit: build
 	ctest --preset default --label-regex unit
