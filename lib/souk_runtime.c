@@ -93,6 +93,9 @@ struct souk_runtime {
 	struct souk_metrics_family *lag_family;
 	struct souk_metrics_series *consumed, *applied, *dlq, *committed, *retried, *fenced,
 		*isolated, *batch_seconds;
+	/* Where a committed batch's time went: the pool's apply, writing the outbox,
+	 * advancing the offsets, COMMIT. */
+	struct souk_metrics_series *phase_apply, *phase_outbox, *phase_offsets, *phase_commit;
 };
 
 static double
@@ -446,6 +449,7 @@ rt_attempt(struct rt_thread *t, struct rt_batch *b, bool isolated, bool *fenced)
 	enum souk_pool_status st = SOUK_POOL_RETRY;
 	char errstr[512] = "";
 	size_t advanced = 0, applied = 0;
+	double t_apply = rt_now(), t_outbox, t_offsets, t_commit;
 
 	*fenced = false;
 	souk_outbox_batch_truncate(&txn->out, 0);
@@ -492,8 +496,11 @@ rt_attempt(struct rt_thread *t, struct rt_batch *b, bool isolated, bool *fenced)
 		}
 	}
 	st = SOUK_POOL_RETRY;
-	if (souk_outbox_insert(t->pg, &txn->out, errstr, sizeof(errstr)) ||
-	    souk_offsets_advance(t->pg, rt->group, b->ranges, b->nranges, &advanced, errstr,
+	t_outbox = rt_now();
+	if (souk_outbox_insert(t->pg, &txn->out, errstr, sizeof(errstr)))
+		goto rollback;
+	t_offsets = rt_now();
+	if (souk_offsets_advance(t->pg, rt->group, b->ranges, b->nranges, &advanced, errstr,
 				 sizeof(errstr)))
 		goto rollback;
 	if (advanced < b->nranges) {
@@ -501,8 +508,13 @@ rt_attempt(struct rt_thread *t, struct rt_batch *b, bool isolated, bool *fenced)
 		snprintf(errstr, sizeof(errstr), "a partition was claimed by another consumer");
 		goto rollback;
 	}
+	t_commit = rt_now();
 	if (souk_pg_commit(t->pg, errstr, sizeof(errstr)))
 		goto after;
+	souk_metrics_histogram_observe(rt->phase_apply, t_outbox - t_apply);
+	souk_metrics_histogram_observe(rt->phase_outbox, t_offsets - t_outbox);
+	souk_metrics_histogram_observe(rt->phase_offsets, t_commit - t_offsets);
+	souk_metrics_histogram_observe(rt->phase_commit, rt_now() - t_commit);
 	if (rt->pool->after)
 		rt->pool->after(t->state, 1);
 	souk_metrics_counter_add(rt->applied, applied);
@@ -758,7 +770,7 @@ rt_metrics_new(struct souk_runtime *rt, char *errstr, size_t errstr_size)
 					0.1,   0.25,   0.5,   1,    2.5,   5};
 	struct souk_metrics *m = rt->metrics;
 	const char *pool = rt->pool->name;
-	struct souk_metrics_family *events, *batches, *seconds;
+	struct souk_metrics_family *events, *batches, *seconds, *phases;
 
 	events = souk_metrics_register_counter(
 		m, "souk_worker_events_total", "Events by outcome: consumed, applied, dlq.",
@@ -771,11 +783,20 @@ rt_metrics_new(struct souk_runtime *rt, char *errstr, size_t errstr_size)
 		m, "souk_worker_batch_seconds", "Time from a batch polled to its commit.",
 		(const char *const[]){"pool", NULL}, bounds, sizeof(bounds) / sizeof(*bounds),
 		errstr, errstr_size);
+	phases = souk_metrics_register_histogram(
+		m, "souk_worker_phase_seconds",
+		"A committed batch's time by phase: apply (the pool), outbox, offsets, commit.",
+		(const char *const[]){"pool", "phase", NULL}, bounds,
+		sizeof(bounds) / sizeof(*bounds), errstr, errstr_size);
 	rt->lag_family = souk_metrics_register_gauge(
 		m, "souk_worker_lag", "Messages behind the high watermark, per owned partition.",
 		(const char *const[]){"topic", "partition", NULL}, errstr, errstr_size);
-	if (!events || !batches || !seconds || !rt->lag_family)
+	if (!events || !batches || !seconds || !phases || !rt->lag_family)
 		return -1;
+	rt->phase_apply = souk_metrics_series(phases, (const char *const[]){pool, "apply"});
+	rt->phase_outbox = souk_metrics_series(phases, (const char *const[]){pool, "outbox"});
+	rt->phase_offsets = souk_metrics_series(phases, (const char *const[]){pool, "offsets"});
+	rt->phase_commit = souk_metrics_series(phases, (const char *const[]){pool, "commit"});
 	rt->consumed = souk_metrics_series(events, (const char *const[]){pool, "consumed"});
 	rt->applied = souk_metrics_series(events, (const char *const[]){pool, "applied"});
 	rt->dlq = souk_metrics_series(events, (const char *const[]){pool, "dlq"});
