@@ -177,6 +177,7 @@ out:
 struct souk_outbox_owned {
 	char *topic;
 	int32_t partition;
+	int owners; /* threads of this process holding it (one, but for a moment two) */
 };
 
 struct souk_outbox_relay {
@@ -509,13 +510,17 @@ souk_outbox_relay_own(struct souk_outbox_relay *r, const char *topic, int32_t pa
 		if (r->owned[i].partition == partition && !strcmp(r->owned[i].topic, topic))
 			break;
 	if (owned && i == r->nowned && r->nowned < SOUK_OUTBOX_MAX_OWNED) {
-		r->owned[r->nowned].topic = strdup(topic);
-		r->owned[r->nowned].partition = partition;
-		if (r->owned[r->nowned].topic)
+		r->owned[i].topic = strdup(topic);
+		r->owned[i].partition = partition;
+		r->owned[i].owners = 0;
+		if (r->owned[i].topic)
 			r->nowned++;
+	}
+	if (owned && i < r->nowned) {
+		r->owned[i].owners++;
 		r->kicked = true; /* rows a previous owner left: publish them first */
 		pthread_cond_signal(&r->cond);
-	} else if (!owned && i < r->nowned) {
+	} else if (!owned && i < r->nowned && --r->owned[i].owners == 0) {
 		free(r->owned[i].topic);
 		r->owned[i] = r->owned[--r->nowned];
 	}

@@ -79,8 +79,9 @@ struct souk_outbox_relay *souk_outbox_relay_new(const struct souk_outbox_relay_c
  * thread and frees the relay. */
 void souk_outbox_relay_destroy(struct souk_outbox_relay *r, int timeout_ms);
 
-/* This process now owns / no longer owns a source partition: its rows are published
- * by this relay while owned. Thread-safe. */
+/* A thread of this process now owns / no longer owns a source partition: its rows are
+ * published by this relay while any thread owns it (a revoke on one thread may come
+ * after the assignment on another). Thread-safe. */
 void souk_outbox_relay_own(struct souk_outbox_relay *r, const char *topic,
 			   int32_t partition, int owned);
 
