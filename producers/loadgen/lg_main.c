@@ -420,6 +420,7 @@ lg_generate(const struct lg_args *a, const struct lg_run *run, struct lg_out *ou
 	if (a->mode == LG_FLASH) {
 		if (lg_flash_run(run, &a->flash, out, &fs, errstr, errstr_size) != 0)
 			return -1;
+		lg_out_progress_end(out);
 		fprintf(
 		    stderr,
 		    "souk-loadgen: flash-sale run %s: %lld orders (%lld invalid), %lld "
@@ -430,6 +431,7 @@ lg_generate(const struct lg_args *a, const struct lg_run *run, struct lg_out *ou
 		if (lg_payments_run(run, &a->payments, out, &ps, errstr, errstr_size) !=
 		    0)
 			return -1;
+		lg_out_progress_end(out);
 		fprintf(
 		    stderr,
 		    "souk-loadgen: payments run %s: %lld payments, %lld commands (%lld "
@@ -439,6 +441,7 @@ lg_generate(const struct lg_args *a, const struct lg_run *run, struct lg_out *ou
 	} else {
 		if (lg_city_run(run, &a->city, out, &cs, errstr, errstr_size) != 0)
 			return -1;
+		lg_out_progress_end(out);
 		fprintf(
 		    stderr,
 		    "souk-loadgen: city run %s: %lld locations, %lld requests; ride "

@@ -1,5 +1,7 @@
 #include "lg_out.h"
 
+#include "souk_progress.h"
+
 #include <errno.h>
 #include <stdlib.h>
 #include <string.h>
@@ -19,6 +21,7 @@ struct lg_out {
 	long long delivered, failed;	    /* Kafka only, from delivery reports */
 	char first_failure[256];	    /* "" or the first delivery error */
 	char buf[SOUK_EVENT_MAX_BYTES + 1]; /* the line being encoded */
+	struct souk_progress *bar;	    /* on a terminal only, else NULL */
 };
 
 static void
@@ -50,6 +53,7 @@ lg_out_new_stream(FILE *f, long long max_events, char *errstr, size_t errstr_siz
 	}
 	o->stream = f;
 	o->max_events = max_events;
+	o->bar = souk_progress_new(max_events > 0 ? (uint64_t)max_events : 0, "events");
 out:
 	return o;
 }
@@ -66,10 +70,11 @@ lg_out_new_kafka(const char *brokers, const char *client_id, long long max_event
 		goto out;
 	}
 	o->max_events = max_events;
+	o->bar = souk_progress_new(max_events > 0 ? (uint64_t)max_events : 0, "events");
 	o->producer = souk_kafka_producer_new(brokers, props, 1, 0, lg_out_on_delivery, o,
 					      errstr, errstr_size);
 	if (o->producer == NULL) {
-		free(o);
+		lg_out_destroy(o);
 		o = NULL;
 	}
 out:
@@ -82,6 +87,7 @@ lg_out_destroy(struct lg_out *o)
 	if (o == NULL)
 		return;
 	souk_kafka_producer_destroy(o->producer);
+	lg_out_progress_end(o);
 	free(o);
 }
 
@@ -125,6 +131,7 @@ lg_out_line(struct lg_out *o, souk_event_type_t type, const char *key, const cha
 	}
 	o->counts[type]++;
 	o->total++;
+	souk_progress_update(o->bar, (uint64_t)o->total, (uint64_t)o->total);
 	ret = LG_OUT_OK;
 out:
 	return ret;
@@ -149,11 +156,19 @@ lg_out_event(struct lg_out *o, const souk_event_t *ev, char *errstr, size_t errs
 	return lg_out_line(o, ev->type, key, o->buf, len, errstr, errstr_size);
 }
 
+void
+lg_out_progress_end(struct lg_out *o)
+{
+	souk_progress_finish(o->bar, (uint64_t)o->total, (uint64_t)o->total);
+	o->bar = NULL;
+}
+
 int
 lg_out_finish(struct lg_out *o, char *errstr, size_t errstr_size)
 {
 	int waited = 0;
 
+	lg_out_progress_end(o);
 	if (o->producer == NULL) {
 		if (fflush(o->stream) != 0) {
 			snprintf(errstr, errstr_size, "could not write the output: %s",

@@ -55,6 +55,10 @@ int lg_out_finish(struct lg_out *o, char *errstr, size_t errstr_size);
 long long lg_out_count(const struct lg_out *o, souk_event_type_t type);
 long long lg_out_total(const struct lg_out *o);
 
+/* Ends the progress bar (drawn on stderr when it is a terminal) so that other lines
+ * can follow; lg_out_finish does it too. */
+void lg_out_progress_end(struct lg_out *o);
+
 /* One line for stderr, after lg_out_finish: the count per type, and for Kafka the
  * delivered and failed counts. */
 void lg_out_summary(const struct lg_out *o, FILE *f);
