@@ -25,10 +25,11 @@ demo: stack
 	ops/demo
 
 # Every label runs here in bounded sizes (unit, integration, e2e, faults, fuzz);
-# benchmarks run only in `make bench`. The unit suite runs again under ASan/UBSan.
+# benchmarks run only in `make bench`. The unit and integration suites run again under
+# ASan/UBSan (their binaries, and the tools the script tests start).
 test: stack asan
 	ctest --preset default --label-exclude bench
-	ctest --preset asan --label-regex unit
+	ctest --preset asan --label-regex 'unit|integration'
 
 # Benchmarks print their figure, the baseline measured in the same run and the ratio;
 # .stack/bench/results.jsonl keeps every run.
