@@ -6,17 +6,16 @@
  * usage: souk-gateway [--config FILE] [--set key=value ...] [--help] [--version]
  * Exit status: 0 after a clean drain, 1 on failure, 2 on a usage error.
  */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "gw_auth.h"
 #include "gw_ratelimit.h"
 #include "gw_pool.h"
 #include "gw_server.h"
+#include "souk_cli.h"
 #include "souk_config.h"
 #include "souk_log.h"
 #include "souk_metrics.h"
@@ -87,29 +86,12 @@ gw_usage(FILE *out)
 	souk_config_help(gw_tables, out);
 }
 
-/* Lets a gateway hold as many sockets as the hard limit allows: suspended requests keep
- * their connection open. */
-static void
-gw_raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 'X'},
-		{"help", no_argument, NULL, 'h'},	  {"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
-	};
-	const char **sets = calloc((size_t)argc + 1, sizeof(*sets));
-	const char *config_path = NULL, *keys_path;
+	static const char *const defaults[] = {"http.listen=127.0.0.1:8080", NULL};
+	static const struct souk_cli cli = {"souk-gateway", gw_tables, defaults, gw_usage};
+	const char *keys_path;
 	struct souk_config *cfg = NULL;
 	struct souk_metrics *metrics = NULL;
 	struct gw_auth *auth = NULL;
@@ -118,64 +100,21 @@ main(int argc, char **argv)
 	struct gw_server *server = NULL;
 	struct gw_props props = {.n = 0};
 	struct gw_server_conf conf;
-	enum souk_log_level level;
 	char errstr[512];
 	sigset_t sigs;
-	int n_sets = 0, c, sig, rc = 1;
+	int c, sig, rc;
 
-	if (!sets)
-		return 1;
-	while ((c = getopt_long(argc, argv, "c:X:hV", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			config_path = optarg;
-			break;
-		case 'X':
-			sets[n_sets++] = optarg;
-			break;
-		case 'h':
-			gw_usage(stdout);
-			free(sets);
-			return 0;
-		case 'V':
-			printf("souk-gateway %s\n", SOUK_VERSION);
-			free(sets);
-			return 0;
-		default:
-			gw_usage(stderr);
-			free(sets);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "error: unexpected argument \"%s\"\n", argv[optind]);
-		free(sets);
-		return 2;
-	}
-	cfg = souk_config_new(gw_tables, errstr, sizeof(errstr));
-	if (!cfg || souk_config_set(cfg, "http.listen", "127.0.0.1:8080", errstr,
-				    sizeof(errstr)) ||
-	    souk_config_load(cfg, config_path, n_sets, sets, errstr, sizeof(errstr))) {
-		fprintf(stderr, "error: %s\n", errstr);
-		rc = 2;
-		goto out;
-	}
-	if (souk_log_level_from_name(souk_config_get_string(cfg, "log.level"), &level) == 0)
-		souk_log_set_level(level);
+	rc = souk_cli_config(&cli, argc, argv, &cfg);
+	if (rc >= 0)
+		return rc;
+	rc = 1;
 	if (souk_config_foreach_prefix(cfg, "kafka.", gw_collect_prop, &props)) {
 		fprintf(stderr, "error: more than %d kafka.* keys\n", GW_MAX_PROPS);
 		rc = 2;
 		goto out;
 	}
-
-	/* Signals are taken by sigwait below; every thread started from here on
-	 * inherits the mask. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	gw_raise_nofile();
+	/* Before any thread starts: they inherit the signal mask. */
+	souk_cli_signals(&sigs);
 
 	keys_path = souk_config_get_string(cfg, "gateway.api_keys");
 	if (keys_path && !(auth = gw_auth_load(keys_path, errstr, sizeof(errstr)))) {
@@ -231,8 +170,7 @@ main(int argc, char **argv)
 	SOUK_LOG_INFO("listening", "port=%u client_keys=%s rate=%g", gw_server_port(server),
 		      auth ? "on" : "off", souk_config_get_double(cfg, "gateway.rate"));
 
-	while (sigwait(&sigs, &sig) != 0)
-		;
+	sig = souk_cli_wait(&sigs);
 	SOUK_LOG_INFO("draining", "signal=%d", sig);
 	c = gw_server_drain(server,
 			    (int)souk_config_get_duration_ms(cfg, "gateway.drain_timeout"));
@@ -246,6 +184,5 @@ out:
 	gw_auth_destroy(auth);
 	souk_metrics_destroy(metrics);
 	souk_config_destroy(cfg);
-	free(sets);
 	return rc;
 }

@@ -8,15 +8,14 @@
  * usage: souk-psp [--config FILE] [--set key=value ...] [--help] [--version]
  * Exit status: 0 after SIGTERM or SIGINT, 1 on failure, 2 on a usage error.
  */
-#include <getopt.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/resource.h>
 
 #include "psp_server.h"
 #include "psp_service.h"
+#include "souk_cli.h"
 #include "souk_config.h"
 #include "souk_log.h"
 #include "souk_metrics.h"
@@ -109,91 +108,27 @@ psp_usage(FILE *out)
 	souk_config_help(psp_tables, out);
 }
 
-/* Waiting requests keep their sockets open: allow as many as the hard limit. */
-static void
-psp_raise_nofile(void)
-{
-	struct rlimit rl;
-
-	if (getrlimit(RLIMIT_NOFILE, &rl) == 0 && rl.rlim_cur < rl.rlim_max) {
-		rl.rlim_cur = rl.rlim_max;
-		setrlimit(RLIMIT_NOFILE, &rl);
-	}
-}
-
 int
 main(int argc, char **argv)
 {
-	static const struct option opts[] = {
-	    {"config", required_argument, NULL, 'c'},
-	    {"set", required_argument, NULL, 'X'},
-	    {"help", no_argument, NULL, 'h'},
-	    {"version", no_argument, NULL, 'V'},
-	    {NULL, 0, NULL, 0},
-	};
-	const char **sets = calloc((size_t)argc + 1, sizeof(*sets));
-	const char *config_path = NULL;
+	static const char *const defaults[] = {"http.listen=127.0.0.1:18200", NULL};
+	static const struct souk_cli cli = {"souk-psp", psp_tables, defaults, psp_usage};
 	struct souk_config *cfg = NULL;
 	struct souk_metrics *metrics = NULL;
 	struct psp_service *service = NULL;
 	struct psp_server *server = NULL;
 	struct psp_service_conf sconf;
 	struct psp_server_conf conf;
-	enum souk_log_level level;
 	char errstr[768];
 	sigset_t sigs;
-	int n_sets = 0, c, sig, rc = 1;
+	int sig, rc;
 
-	if (!sets)
-		return 1;
-	while ((c = getopt_long(argc, argv, "c:X:hV", opts, NULL)) != -1) {
-		switch (c) {
-		case 'c':
-			config_path = optarg;
-			break;
-		case 'X':
-			sets[n_sets++] = optarg;
-			break;
-		case 'h':
-			psp_usage(stdout);
-			free(sets);
-			return 0;
-		case 'V':
-			printf("souk-psp %s\n", SOUK_VERSION);
-			free(sets);
-			return 0;
-		default:
-			psp_usage(stderr);
-			free(sets);
-			return 2;
-		}
-	}
-	if (optind != argc) {
-		fprintf(stderr, "error: unexpected argument \"%s\"\n", argv[optind]);
-		free(sets);
-		return 2;
-	}
-	cfg = souk_config_new(psp_tables, errstr, sizeof(errstr));
-	if (!cfg ||
-	    souk_config_set(cfg, "http.listen", "127.0.0.1:18200", errstr,
-			    sizeof(errstr)) ||
-	    souk_config_load(cfg, config_path, n_sets, sets, errstr, sizeof(errstr))) {
-		fprintf(stderr, "error: %s\n", errstr);
-		rc = 2;
-		goto out;
-	}
-	if (souk_log_level_from_name(souk_config_get_string(cfg, "log.level"), &level) ==
-	    0)
-		souk_log_set_level(level);
-
-	/* Signals are taken by sigwait below; every thread started from here on
-	 * inherits the mask. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
-	psp_raise_nofile();
+	rc = souk_cli_config(&cli, argc, argv, &cfg);
+	if (rc >= 0)
+		return rc;
+	rc = 1;
+	/* Before any thread starts: they inherit the signal mask. */
+	souk_cli_signals(&sigs);
 
 	sconf = (struct psp_service_conf){
 	    .journal = souk_config_get_string(cfg, "psp.journal"),
@@ -236,8 +171,7 @@ main(int argc, char **argv)
 		      (long long)conf.latency_ms, sconf.error_rate, sconf.timeout_rate,
 		      sconf.decline_rate, conf.test_hooks);
 
-	while (sigwait(&sigs, &sig) != 0)
-		;
+	sig = souk_cli_wait(&sigs);
 	SOUK_LOG_INFO("stopping", "signal=%d", sig);
 	rc = 0;
 out:
@@ -245,6 +179,5 @@ out:
 	psp_service_destroy(service);
 	souk_metrics_destroy(metrics);
 	souk_config_destroy(cfg);
-	free(sets);
 	return rc;
 }
