@@ -6,7 +6,6 @@
  * error.
  */
 #include <getopt.h>
-#include <pthread.h>
 #include <stdbool.h>
 #include <signal.h>
 #include <stdio.h>
@@ -14,6 +13,7 @@
 #include <string.h>
 
 #include "inv_pool.h"
+#include "souk_cli.h"
 #include "souk_config.h"
 #include "souk_log.h"
 #include "souk_runtime.h"
@@ -127,20 +127,15 @@ main(int argc, char **argv)
 	if (souk_log_level_from_name(souk_config_get_string(cfg, "log.level"), &level) == 0)
 		souk_log_set_level(level);
 
-	/* Signals are taken by sigwait below; the runtime's threads inherit the mask. */
-	sigemptyset(&sigs);
-	sigaddset(&sigs, SIGTERM);
-	sigaddset(&sigs, SIGINT);
-	pthread_sigmask(SIG_BLOCK, &sigs, NULL);
-	signal(SIGPIPE, SIG_IGN);
+	/* Before the runtime's threads start: they inherit the signal mask. */
+	souk_cli_signals(&sigs);
 
 	rt = souk_runtime_new(pool, cfg, group, errstr, sizeof(errstr));
 	if (!rt) {
 		fprintf(stderr, "error: %s\n", errstr);
 		goto out;
 	}
-	while (sigwait(&sigs, &sig) != 0)
-		;
+	sig = souk_cli_wait(&sigs);
 	SOUK_LOG_INFO("worker_stopping", "signal=%d", sig);
 	rc = souk_runtime_stop(rt) ? 1 : 0;
 	SOUK_LOG_INFO("worker_stopped", "clean=%d", rc == 0);
