@@ -561,6 +561,35 @@ class Reads(unittest.TestCase):
             redis_cli("DEL", f"souk:stock:{sku}", f"souk:stock:{odd}")
         checked("display stock")
 
+    def test_order_decision_from_postgresql(self):
+        dsn = os.environ.get("SOUK_PG_DSN", "host=127.0.0.1 port=15432 dbname=souk user=souk")
+        oid, sku = f"o-read-{RUN}", f"SKU-read-{RUN}"
+
+        def psql(sql):
+            subprocess.run(["psql", dsn, "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                           check=True, capture_output=True)
+
+        r = OPEN.request("GET", f"/v1/orders/{oid}")
+        self.assertEqual(r.status, 200, r)
+        self.assertEqual(r.json(), {"order_id": oid, "status": "pending"})
+        psql("INSERT INTO orders (order_id, sku, user_id, qty, status, reason, result_id, "
+             "source_event_id, source_topic, source_partition, source_offset) VALUES "
+             f"('{oid}', '{sku}', 'u-1', 2, 'rejected', 'sold_out', gen_random_uuid(), "
+             "gen_random_uuid(), 'orders', 0, 0)")
+        try:
+            r = OPEN.request("GET", f"/v1/orders/{oid}")
+            self.assertEqual(r.status, 200, r)
+            body = r.json()
+            self.assertEqual((body["status"], body["reason"], body["sku"], body["qty"]),
+                             ("rejected", "sold_out", sku, 2), body)
+            self.assertRegex(body["decided_at"], r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
+            r = OPEN.request("GET", "/v1/orders/-bad")
+            self.assertEqual(r.status, 400, r)
+            self.assertIn('"-bad"', r.json()["error"])
+        finally:
+            psql(f"DELETE FROM orders WHERE order_id = '{oid}'")
+        checked("order decisions from postgresql")
+
     def request_counters(self):
         r = OPEN.request("GET", "/metrics")
         self.assertEqual(r.status, 200, r)
