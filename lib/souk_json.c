@@ -1150,3 +1150,9 @@ souk_json_number_int64(const souk_json_value_t *v, int64_t *out)
 	*out = v->u.number.i;
 	return true;
 }
+
+void
+souk_json_gen_str(yajl_gen g, const char *s)
+{
+	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
+}

@@ -30,6 +30,8 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include <yajl/yajl_gen.h>
+
 typedef struct souk_json souk_json_t;
 typedef struct souk_json_value souk_json_value_t;
 
@@ -129,5 +131,8 @@ double souk_json_number_double(const souk_json_value_t *v);
  * 7, -0, 7.0 and 7e0 do, 7.5 and 9223372036854775808 do not (JSON Schema's notion of
  * an integer, bounded by int64). */
 bool souk_json_number_int64(const souk_json_value_t *v, int64_t *out);
+
+/* Writing: the NUL-terminated string s as a JSON string (a key or a value) into g. */
+void souk_json_gen_str(yajl_gen g, const char *s);
 
 #endif

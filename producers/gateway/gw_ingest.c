@@ -80,12 +80,6 @@ gw_ingest_copy(yajl_gen g, const souk_json_value_t *v)
 	}
 }
 
-static void
-gw_ingest_gen_str(yajl_gen g, const char *s)
-{
-	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
-
 /* Checks what the body says about its type and returns it, or NONE with *err. */
 static souk_event_type_t
 gw_ingest_type(const souk_json_value_t *root, const struct gw_ingest_request *req,
@@ -233,23 +227,23 @@ gw_ingest_build(const char *body, size_t len, const struct gw_ingest_request *re
 		goto out;
 	}
 	yajl_gen_map_open(g);
-	gw_ingest_gen_str(g, "event_id");
-	gw_ingest_gen_str(g, event_id);
-	gw_ingest_gen_str(g, "type");
-	gw_ingest_gen_str(g, souk_event_type_name(type));
-	gw_ingest_gen_str(g, "version");
+	souk_json_gen_str(g, "event_id");
+	souk_json_gen_str(g, event_id);
+	souk_json_gen_str(g, "type");
+	souk_json_gen_str(g, souk_event_type_name(type));
+	souk_json_gen_str(g, "version");
 	v = souk_json_object_get(root, "version");
 	if (v)
 		gw_ingest_copy(g, v); /* the decode below checks it */
 	else
 		yajl_gen_integer(g, SOUK_EVENT_VERSION);
-	gw_ingest_gen_str(g, "ts");
-	gw_ingest_gen_str(g, req->ts);
-	gw_ingest_gen_str(g, "client_id");
-	gw_ingest_gen_str(g, req->client_id);
+	souk_json_gen_str(g, "ts");
+	souk_json_gen_str(g, req->ts);
+	souk_json_gen_str(g, "client_id");
+	souk_json_gen_str(g, req->client_id);
 	if (key) {
-		gw_ingest_gen_str(g, "idempotency_key");
-		gw_ingest_gen_str(g, key);
+		souk_json_gen_str(g, "idempotency_key");
+		souk_json_gen_str(g, key);
 	}
 	n = souk_json_object_size(root);
 	for (size_t i = 0; i < n; i++) {

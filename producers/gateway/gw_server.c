@@ -21,6 +21,7 @@
 #include "souk_ndjson.h"
 #include "souk_pg.h"
 #include "souk_redis.h"
+#include "souk_json.h"
 
 enum gw_route {
 	GW_ROUTE_ORDERS,
@@ -142,43 +143,37 @@ gw_respond(struct gw_req *r, int status, const char *content_type, const char *b
 	return ret;
 }
 
-static void
-gw_gen_str(yajl_gen g, const char *s)
-{
-	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
-
 /* Writes the JSON body of one slot's answer into g. */
 static void
 gw_gen_slot(yajl_gen g, const struct gw_slot *slot)
 {
 	yajl_gen_map_open(g);
 	if (slot->status == 202) {
-		gw_gen_str(g, "event_id");
-		gw_gen_str(g, slot->event_id);
-		gw_gen_str(g, "topic");
-		gw_gen_str(g, slot->topic);
-		gw_gen_str(g, "partition");
+		souk_json_gen_str(g, "event_id");
+		souk_json_gen_str(g, slot->event_id);
+		souk_json_gen_str(g, "topic");
+		souk_json_gen_str(g, slot->topic);
+		souk_json_gen_str(g, "partition");
 		yajl_gen_integer(g, slot->partition);
-		gw_gen_str(g, "offset");
+		souk_json_gen_str(g, "offset");
 		yajl_gen_integer(g, slot->offset);
 	} else if (slot->status == 400) {
-		gw_gen_str(g, "error");
-		gw_gen_str(g, slot->err.message);
+		souk_json_gen_str(g, "error");
+		souk_json_gen_str(g, slot->err.message);
 		if (slot->err.field[0]) {
-			gw_gen_str(g, "field");
-			gw_gen_str(g, slot->err.field);
+			souk_json_gen_str(g, "field");
+			souk_json_gen_str(g, slot->err.field);
 		} else if (slot->err.offset >= 0) {
-			gw_gen_str(g, "offset");
+			souk_json_gen_str(g, "offset");
 			yajl_gen_integer(g, slot->err.offset);
 		}
 	} else {
-		gw_gen_str(g, "error");
-		gw_gen_str(g, slot->message);
+		souk_json_gen_str(g, "error");
+		souk_json_gen_str(g, slot->message);
 		if (slot->status == 504) {
 			/* the id to look for, and to keep on the retry */
-			gw_gen_str(g, "event_id");
-			gw_gen_str(g, slot->event_id);
+			souk_json_gen_str(g, "event_id");
+			souk_json_gen_str(g, slot->event_id);
 		}
 	}
 	yajl_gen_map_close(g);
@@ -206,8 +201,8 @@ gw_respond_error(struct gw_req *r, int status, const char *message, long retry_a
 	if (!g)
 		return MHD_NO;
 	yajl_gen_map_open(g);
-	gw_gen_str(g, "error");
-	gw_gen_str(g, message);
+	souk_json_gen_str(g, "error");
+	souk_json_gen_str(g, message);
 	yajl_gen_map_close(g);
 	ret = gw_respond_gen(r, status, "application/json", g, retry_after_s, allow);
 	yajl_gen_free(g);
@@ -224,9 +219,9 @@ gw_respond_400(struct gw_req *r, const char *message, long offset)
 	if (!g)
 		return MHD_NO;
 	yajl_gen_map_open(g);
-	gw_gen_str(g, "error");
-	gw_gen_str(g, message);
-	gw_gen_str(g, "offset");
+	souk_json_gen_str(g, "error");
+	souk_json_gen_str(g, message);
+	souk_json_gen_str(g, "offset");
 	yajl_gen_integer(g, offset);
 	yajl_gen_map_close(g);
 	ret = gw_respond_gen(r, 400, "application/json", g, 0, NULL);
@@ -255,11 +250,11 @@ gw_respond_slots(struct gw_req *r)
 			struct gw_slot *slot = &r->slots[i];
 
 			yajl_gen_map_open(g);
-			gw_gen_str(g, "line");
+			souk_json_gen_str(g, "line");
 			yajl_gen_integer(g, (long long)slot->line);
-			gw_gen_str(g, "status");
+			souk_json_gen_str(g, "status");
 			yajl_gen_integer(g, slot->status);
-			gw_gen_str(g, "body");
+			souk_json_gen_str(g, "body");
 			gw_gen_slot(g, slot);
 			yajl_gen_map_close(g);
 			yajl_gen_reset(g, "\n");
@@ -625,14 +620,14 @@ gw_get_stock(struct gw_req *r, const char *url)
 	}
 	g = yajl_gen_alloc(NULL);
 	yajl_gen_map_open(g);
-	gw_gen_str(g, "sku");
-	gw_gen_str(g, sku);
-	gw_gen_str(g, "available");
+	souk_json_gen_str(g, "sku");
+	souk_json_gen_str(g, sku);
+	souk_json_gen_str(g, "available");
 	yajl_gen_number(g, reply->str, reply->len);
-	gw_gen_str(g, "consistency");
-	gw_gen_str(g, "eventual");
-	gw_gen_str(g, "note");
-	gw_gen_str(g, "display stock from the Redis gate; it may lag the truth in PostgreSQL "
+	souk_json_gen_str(g, "consistency");
+	souk_json_gen_str(g, "eventual");
+	souk_json_gen_str(g, "note");
+	souk_json_gen_str(g, "display stock from the Redis gate; it may lag the truth in PostgreSQL "
 		      "by seconds, and a purchase is decided by the inventory pool");
 	yajl_gen_map_close(g);
 	freeReplyObject(reply);
@@ -676,25 +671,25 @@ gw_get_order(struct gw_req *r, const char *url)
 	gw_pool_release(s->conf.pg, pg);
 	g = yajl_gen_alloc(NULL);
 	yajl_gen_map_open(g);
-	gw_gen_str(g, "order_id");
-	gw_gen_str(g, id);
-	gw_gen_str(g, "status");
+	souk_json_gen_str(g, "order_id");
+	souk_json_gen_str(g, id);
+	souk_json_gen_str(g, "status");
 	if (PQntuples(res) == 0) {
-		gw_gen_str(g, "pending");
+		souk_json_gen_str(g, "pending");
 	} else {
-		gw_gen_str(g, PQgetvalue(res, 0, 0));
+		souk_json_gen_str(g, PQgetvalue(res, 0, 0));
 		if (!PQgetisnull(res, 0, 1)) {
-			gw_gen_str(g, "reason");
-			gw_gen_str(g, PQgetvalue(res, 0, 1));
+			souk_json_gen_str(g, "reason");
+			souk_json_gen_str(g, PQgetvalue(res, 0, 1));
 		}
-		gw_gen_str(g, "sku");
-		gw_gen_str(g, PQgetvalue(res, 0, 2));
-		gw_gen_str(g, "user_id");
-		gw_gen_str(g, PQgetvalue(res, 0, 3));
-		gw_gen_str(g, "qty");
+		souk_json_gen_str(g, "sku");
+		souk_json_gen_str(g, PQgetvalue(res, 0, 2));
+		souk_json_gen_str(g, "user_id");
+		souk_json_gen_str(g, PQgetvalue(res, 0, 3));
+		souk_json_gen_str(g, "qty");
 		yajl_gen_number(g, PQgetvalue(res, 0, 4), strlen(PQgetvalue(res, 0, 4)));
-		gw_gen_str(g, "decided_at");
-		gw_gen_str(g, PQgetvalue(res, 0, 5));
+		souk_json_gen_str(g, "decided_at");
+		souk_json_gen_str(g, PQgetvalue(res, 0, 5));
 	}
 	yajl_gen_map_close(g);
 	PQclear(res);

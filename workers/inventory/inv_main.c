@@ -35,6 +35,7 @@
 #include "souk_kafka.h"
 #include "souk_pg.h"
 #include "souk_uuid.h"
+#include "souk_json.h"
 
 #define INV_MAX_PROPS 64
 #define INV_PG_TIMEOUT_MS 10000
@@ -85,15 +86,9 @@ struct inv_counts {
 };
 
 static void
-inv_gen_str(yajl_gen g, const char *s)
-{
-	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
-
-static void
 inv_gen_int(yajl_gen g, const char *key, int64_t v)
 {
-	inv_gen_str(g, key);
+	souk_json_gen_str(g, key);
 	yajl_gen_integer(g, v);
 }
 
@@ -101,11 +96,11 @@ static void
 inv_gen_report(yajl_gen g, const char *sku, const struct inv_sync_report *rep)
 {
 	yajl_gen_map_open(g);
-	inv_gen_str(g, "sku");
-	inv_gen_str(g, sku);
-	inv_gen_str(g, "warm");
+	souk_json_gen_str(g, "sku");
+	souk_json_gen_str(g, sku);
+	souk_json_gen_str(g, "warm");
 	yajl_gen_bool(g, rep->warm);
-	inv_gen_str(g, "redis_available");
+	souk_json_gen_str(g, "redis_available");
 	if (rep->warm)
 		yajl_gen_integer(g, rep->redis_available);
 	else
@@ -115,10 +110,10 @@ inv_gen_report(yajl_gen g, const char *sku, const struct inv_sync_report *rep)
 	inv_gen_int(g, "truth", rep->truth);
 	inv_gen_int(g, "drift", inv_sync_drift(rep));
 	inv_gen_int(g, "limit_per_user", rep->limit);
-	inv_gen_str(g, "limit_differs");
+	souk_json_gen_str(g, "limit_differs");
 	yajl_gen_bool(g, rep->limit_differs);
 	inv_gen_int(g, "users_differ", (int64_t)rep->users_differ);
-	inv_gen_str(g, "fixed");
+	souk_json_gen_str(g, "fixed");
 	yajl_gen_bool(g, rep->fixed);
 	yajl_gen_map_close(g);
 }
@@ -152,10 +147,10 @@ inv_sync_skus(struct souk_pg *pg, struct inv_redis *r, char *const *skus, size_t
 			fprintf(stderr, "error: %s\n", errstr);
 			if (g) {
 				yajl_gen_map_open(g);
-				inv_gen_str(g, "sku");
-				inv_gen_str(g, skus[i]);
-				inv_gen_str(g, "error");
-				inv_gen_str(g, errstr);
+				souk_json_gen_str(g, "sku");
+				souk_json_gen_str(g, skus[i]);
+				souk_json_gen_str(g, "error");
+				souk_json_gen_str(g, errstr);
 				yajl_gen_map_close(g);
 			}
 			continue;
@@ -208,9 +203,9 @@ inv_cmd_sync(const struct souk_config *cfg, const char *cmd, char **skus, size_t
 			goto out;
 		}
 		yajl_gen_map_open(g);
-		inv_gen_str(g, "command");
-		inv_gen_str(g, cmd);
-		inv_gen_str(g, "skus");
+		souk_json_gen_str(g, "command");
+		souk_json_gen_str(g, cmd);
+		souk_json_gen_str(g, "skus");
 		yajl_gen_array_open(g);
 	}
 	inv_sync_skus(pg, r, skus, nskus,

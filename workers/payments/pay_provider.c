@@ -161,12 +161,6 @@ pay_provider_destroy(struct pay_provider *p)
 
 /* ---- submitting --------------------------------------------------------------- */
 
-static void
-pay_provider_gen_str(yajl_gen g, const char *s)
-{
-	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
-
 /* The JSON body of a POST, malloc'd and NUL-terminated, or NULL when out of memory.
  * Fields were checked by pay_provider_check. */
 static unsigned char *
@@ -181,20 +175,20 @@ pay_provider_body(const struct pay_provider_request *req)
 		return NULL;
 	yajl_gen_map_open(g);
 	if (req->op == PAY_PROVIDER_AUTHORIZE) {
-		pay_provider_gen_str(g, "payment_id");
-		pay_provider_gen_str(g, req->payment_id);
+		souk_json_gen_str(g, "payment_id");
+		souk_json_gen_str(g, req->payment_id);
 	}
 	if (req->op != PAY_PROVIDER_VOID) {
-		pay_provider_gen_str(g, "amount");
+		souk_json_gen_str(g, "amount");
 		yajl_gen_integer(g, req->amount);
 	}
 	if (req->op == PAY_PROVIDER_AUTHORIZE) {
-		pay_provider_gen_str(g, "currency");
-		pay_provider_gen_str(g, req->currency);
+		souk_json_gen_str(g, "currency");
+		souk_json_gen_str(g, req->currency);
 	}
 	if (req->op == PAY_PROVIDER_REFUND) {
-		pay_provider_gen_str(g, "refund_id");
-		pay_provider_gen_str(g, req->refund_id);
+		souk_json_gen_str(g, "refund_id");
+		souk_json_gen_str(g, req->refund_id);
 	}
 	yajl_gen_map_close(g);
 	if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok)

@@ -8,6 +8,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "pay_money.h"
+#include "souk_json.h"
 
 #define PAY_RECON_HEADER "settled_at,provider_ref,payment_id,type,amount,currency,key\n"
 #define PAY_RECON_COLUMNS 7
@@ -733,12 +734,6 @@ pay_recon_print_table(FILE *f, const struct pay_recon_result *r)
 	return ferror(f) ? -1 : 0;
 }
 
-static void
-pay_recon_str(yajl_gen g, const char *s)
-{
-	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
-
 int
 pay_recon_json(const struct pay_recon_result *r, char **json, size_t *len)
 {
@@ -752,47 +747,47 @@ pay_recon_json(const struct pay_recon_result *r, char **json, size_t *len)
 		goto out;
 	pay_recon_date_text(r->day_ms, date);
 	yajl_gen_map_open(g);
-	pay_recon_str(g, "date");
-	pay_recon_str(g, date);
-	pay_recon_str(g, "discrepancies");
+	souk_json_gen_str(g, "date");
+	souk_json_gen_str(g, date);
+	souk_json_gen_str(g, "discrepancies");
 	yajl_gen_array_open(g);
 	for (size_t i = 0; i < r->n_discrepancies; i++) {
 		const struct pay_recon_discrepancy *d = &r->discrepancies[i];
 
 		yajl_gen_map_open(g);
-		pay_recon_str(g, "kind");
-		pay_recon_str(g, pay_recon_kind_name(d->kind));
-		pay_recon_str(g, "payment_id");
-		pay_recon_str(g, d->payment_id);
-		pay_recon_str(g, "provider_ref");
-		pay_recon_str(g, d->provider_ref);
+		souk_json_gen_str(g, "kind");
+		souk_json_gen_str(g, pay_recon_kind_name(d->kind));
+		souk_json_gen_str(g, "payment_id");
+		souk_json_gen_str(g, d->payment_id);
+		souk_json_gen_str(g, "provider_ref");
+		souk_json_gen_str(g, d->provider_ref);
 		if (d->amounts) {
-			pay_recon_str(g, "currency");
-			pay_recon_str(g, d->currency);
-			pay_recon_str(g, "expected");
+			souk_json_gen_str(g, "currency");
+			souk_json_gen_str(g, d->currency);
+			souk_json_gen_str(g, "expected");
 			yajl_gen_integer(g, d->expected);
-			pay_recon_str(g, "got");
+			souk_json_gen_str(g, "got");
 			yajl_gen_integer(g, d->got);
 		}
-		pay_recon_str(g, "detail");
-		pay_recon_str(g, d->detail);
+		souk_json_gen_str(g, "detail");
+		souk_json_gen_str(g, d->detail);
 		yajl_gen_map_close(g);
 	}
 	yajl_gen_array_close(g);
-	pay_recon_str(g, "settle");
+	souk_json_gen_str(g, "settle");
 	yajl_gen_array_open(g);
 	for (size_t i = 0; i < r->n_settle; i++) {
 		const struct pay_recon_settle *s = &r->settle[i];
 
 		yajl_gen_map_open(g);
-		pay_recon_str(g, "payment_id");
-		pay_recon_str(g, s->payment_id);
-		pay_recon_str(g, "provider_ref");
-		pay_recon_str(g, s->provider_ref);
-		pay_recon_str(g, "amount");
+		souk_json_gen_str(g, "payment_id");
+		souk_json_gen_str(g, s->payment_id);
+		souk_json_gen_str(g, "provider_ref");
+		souk_json_gen_str(g, s->provider_ref);
+		souk_json_gen_str(g, "amount");
 		yajl_gen_integer(g, s->amount);
-		pay_recon_str(g, "currency");
-		pay_recon_str(g, s->currency);
+		souk_json_gen_str(g, "currency");
+		souk_json_gen_str(g, s->currency);
 		yajl_gen_map_close(g);
 	}
 	yajl_gen_array_close(g);

@@ -9,34 +9,28 @@
 #include "souk_json.h"
 
 static void
-psp_record_str(yajl_gen g, const char *s)
-{
-	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
-
-static void
 psp_record_gen_op(yajl_gen g, const struct psp_op *op)
 {
 	yajl_gen_map_open(g);
-	psp_record_str(g, "type");
-	psp_record_str(g, psp_request_type_name(op->type));
-	psp_record_str(g, "state");
-	psp_record_str(g, psp_ledger_state_name(op->state));
-	psp_record_str(g, "provider_ref");
-	psp_record_str(g, op->provider_ref);
-	psp_record_str(g, "payment_id");
-	psp_record_str(g, op->payment_id);
-	psp_record_str(g, "currency");
-	psp_record_str(g, op->currency);
-	psp_record_str(g, "amount");
+	souk_json_gen_str(g, "type");
+	souk_json_gen_str(g, psp_request_type_name(op->type));
+	souk_json_gen_str(g, "state");
+	souk_json_gen_str(g, psp_ledger_state_name(op->state));
+	souk_json_gen_str(g, "provider_ref");
+	souk_json_gen_str(g, op->provider_ref);
+	souk_json_gen_str(g, "payment_id");
+	souk_json_gen_str(g, op->payment_id);
+	souk_json_gen_str(g, "currency");
+	souk_json_gen_str(g, op->currency);
+	souk_json_gen_str(g, "amount");
 	yajl_gen_integer(g, op->amount);
-	psp_record_str(g, "refunded_total");
+	souk_json_gen_str(g, "refunded_total");
 	yajl_gen_integer(g, op->refunded_total);
-	psp_record_str(g, "key");
-	psp_record_str(g, op->key);
-	psp_record_str(g, "refund_id");
-	psp_record_str(g, op->refund_id);
-	psp_record_str(g, "at");
+	souk_json_gen_str(g, "key");
+	souk_json_gen_str(g, op->key);
+	souk_json_gen_str(g, "refund_id");
+	souk_json_gen_str(g, op->refund_id);
+	souk_json_gen_str(g, "at");
 	yajl_gen_integer(g, op->at_ms);
 	yajl_gen_map_close(g);
 }
@@ -54,23 +48,23 @@ psp_record_encode(const struct psp_record *r, char **line, size_t *len)
 		goto out;
 	yajl_gen_map_open(g);
 	if (r->kind == PSP_RECORD_ANSWER) {
-		psp_record_str(g, "key");
-		psp_record_str(g, r->key);
-		psp_record_str(g, "request");
-		psp_record_str(g, r->fingerprint);
-		psp_record_str(g, "status");
+		souk_json_gen_str(g, "key");
+		souk_json_gen_str(g, r->key);
+		souk_json_gen_str(g, "request");
+		souk_json_gen_str(g, r->fingerprint);
+		souk_json_gen_str(g, "status");
 		yajl_gen_integer(g, r->status);
 		if (r->has_op) {
-			psp_record_str(g, "op");
+			souk_json_gen_str(g, "op");
 			psp_record_gen_op(g, &r->op);
 		}
 	} else {
-		psp_record_str(g, "hook");
-		psp_record_str(g, r->kind == PSP_RECORD_DROP ? "drop" : "misreport");
-		psp_record_str(g, "provider_ref");
-		psp_record_str(g, r->op.provider_ref);
+		souk_json_gen_str(g, "hook");
+		souk_json_gen_str(g, r->kind == PSP_RECORD_DROP ? "drop" : "misreport");
+		souk_json_gen_str(g, "provider_ref");
+		souk_json_gen_str(g, r->op.provider_ref);
 		if (r->kind == PSP_RECORD_MISREPORT) {
-			psp_record_str(g, "amount");
+			souk_json_gen_str(g, "amount");
 			yajl_gen_integer(g, r->op.amount);
 		}
 	}

@@ -54,12 +54,6 @@ psp_service_answer_clear(struct psp_answer *a)
 	memset(a, 0, sizeof(*a));
 }
 
-static void
-psp_service_str(yajl_gen g, const char *s)
-{
-	yajl_gen_string(g, (const unsigned char *)s, strlen(s));
-}
-
 /* Moves g's buffer into *a as its body (NULL when out of memory) and frees g. */
 static void
 psp_service_take(struct psp_answer *a, int status, yajl_gen g)
@@ -87,13 +81,13 @@ psp_service_error_field(struct psp_answer *a, int status, const char *code,
 
 	if (g) {
 		yajl_gen_map_open(g);
-		psp_service_str(g, "error");
-		psp_service_str(g, message);
-		psp_service_str(g, "code");
-		psp_service_str(g, code);
+		souk_json_gen_str(g, "error");
+		souk_json_gen_str(g, message);
+		souk_json_gen_str(g, "code");
+		souk_json_gen_str(g, code);
 		if (field && field[0]) {
-			psp_service_str(g, "field");
-			psp_service_str(g, field);
+			souk_json_gen_str(g, "field");
+			souk_json_gen_str(g, field);
 		}
 		yajl_gen_map_close(g);
 	}
@@ -121,26 +115,26 @@ psp_service_op_answer(struct psp_answer *a, const struct psp_op *op)
 
 	if (g) {
 		yajl_gen_map_open(g);
-		psp_service_str(g, "provider_ref");
-		psp_service_str(g, op->provider_ref);
-		psp_service_str(g, "payment_id");
-		psp_service_str(g, op->payment_id);
-		psp_service_str(g, "type");
-		psp_service_str(g, psp_request_type_name(op->type));
-		psp_service_str(g, "status");
-		psp_service_str(g, psp_ledger_state_name(op->state));
-		psp_service_str(g, "amount");
+		souk_json_gen_str(g, "provider_ref");
+		souk_json_gen_str(g, op->provider_ref);
+		souk_json_gen_str(g, "payment_id");
+		souk_json_gen_str(g, op->payment_id);
+		souk_json_gen_str(g, "type");
+		souk_json_gen_str(g, psp_request_type_name(op->type));
+		souk_json_gen_str(g, "status");
+		souk_json_gen_str(g, psp_ledger_state_name(op->state));
+		souk_json_gen_str(g, "amount");
 		yajl_gen_integer(g, op->amount);
-		psp_service_str(g, "currency");
-		psp_service_str(g, op->currency);
+		souk_json_gen_str(g, "currency");
+		souk_json_gen_str(g, op->currency);
 		if (op->type == PSP_OP_REFUND) {
-			psp_service_str(g, "refund_id");
-			psp_service_str(g, op->refund_id);
-			psp_service_str(g, "refunded_total");
+			souk_json_gen_str(g, "refund_id");
+			souk_json_gen_str(g, op->refund_id);
+			souk_json_gen_str(g, "refunded_total");
 			yajl_gen_integer(g, op->refunded_total);
 		}
-		psp_service_str(g, "key");
-		psp_service_str(g, op->key);
+		souk_json_gen_str(g, "key");
+		souk_json_gen_str(g, op->key);
 		yajl_gen_map_close(g);
 	}
 	psp_service_take(a, 200, g);
@@ -426,9 +420,9 @@ psp_service_lookup(struct psp_service *svc, const char *key, struct psp_answer *
 	g = yajl_gen_alloc(NULL);
 	if (g) {
 		yajl_gen_map_open(g);
-		psp_service_str(g, "key");
-		psp_service_str(g, key);
-		psp_service_str(g, "status");
+		souk_json_gen_str(g, "key");
+		souk_json_gen_str(g, key);
+		souk_json_gen_str(g, "status");
 		yajl_gen_integer(g, stored.status);
 		yajl_gen_map_close(g);
 	}
@@ -458,27 +452,27 @@ psp_service_gen_op(const struct psp_op *op, void *opaque)
 	char ts[PSP_REPORT_TS_SIZE];
 
 	yajl_gen_map_open(g);
-	psp_service_str(g, "type");
-	psp_service_str(g, psp_request_type_name(op->type));
-	psp_service_str(g, "provider_ref");
-	psp_service_str(g, op->provider_ref);
-	psp_service_str(g, "status");
-	psp_service_str(g, psp_ledger_state_name(op->state));
-	psp_service_str(g, "amount");
+	souk_json_gen_str(g, "type");
+	souk_json_gen_str(g, psp_request_type_name(op->type));
+	souk_json_gen_str(g, "provider_ref");
+	souk_json_gen_str(g, op->provider_ref);
+	souk_json_gen_str(g, "status");
+	souk_json_gen_str(g, psp_ledger_state_name(op->state));
+	souk_json_gen_str(g, "amount");
 	yajl_gen_integer(g, op->amount);
-	psp_service_str(g, "currency");
-	psp_service_str(g, op->currency);
+	souk_json_gen_str(g, "currency");
+	souk_json_gen_str(g, op->currency);
 	if (op->type == PSP_OP_REFUND) {
-		psp_service_str(g, "refund_id");
-		psp_service_str(g, op->refund_id);
+		souk_json_gen_str(g, "refund_id");
+		souk_json_gen_str(g, op->refund_id);
 	}
-	psp_service_str(g, "key");
-	psp_service_str(g, op->key);
-	psp_service_str(g, "at");
-	psp_service_str(g, psp_report_ts(op->at_ms, ts));
+	souk_json_gen_str(g, "key");
+	souk_json_gen_str(g, op->key);
+	souk_json_gen_str(g, "at");
+	souk_json_gen_str(g, psp_report_ts(op->at_ms, ts));
 	if (op->type == PSP_OP_CAPTURE || op->type == PSP_OP_REFUND) {
-		psp_service_str(g, "settled_at");
-		psp_service_str(g, psp_report_ts(op->at_ms + sg->settle_delay_ms, ts));
+		souk_json_gen_str(g, "settled_at");
+		souk_json_gen_str(g, psp_report_ts(op->at_ms + sg->settle_delay_ms, ts));
 	}
 	yajl_gen_map_close(g);
 }
@@ -490,9 +484,9 @@ psp_service_ledger(struct psp_service *svc, const char *payment_id, struct psp_a
 
 	if (sg.g) {
 		yajl_gen_map_open(sg.g);
-		psp_service_str(sg.g, "payment_id");
-		psp_service_str(sg.g, payment_id);
-		psp_service_str(sg.g, "operations");
+		souk_json_gen_str(sg.g, "payment_id");
+		souk_json_gen_str(sg.g, payment_id);
+		souk_json_gen_str(sg.g, "operations");
 		yajl_gen_array_open(sg.g);
 		pthread_mutex_lock(&svc->mutex);
 		psp_ledger_ops(svc->ledger, payment_id, psp_service_gen_op, &sg);
@@ -567,12 +561,12 @@ psp_service_hook(struct psp_service *svc, struct psp_record *r, struct psp_answe
 	g = yajl_gen_alloc(NULL);
 	if (g) {
 		yajl_gen_map_open(g);
-		psp_service_str(g, "provider_ref");
-		psp_service_str(g, r->op.provider_ref);
-		psp_service_str(g, "hook");
-		psp_service_str(g, r->kind == PSP_RECORD_DROP ? "drop" : "amount");
+		souk_json_gen_str(g, "provider_ref");
+		souk_json_gen_str(g, r->op.provider_ref);
+		souk_json_gen_str(g, "hook");
+		souk_json_gen_str(g, r->kind == PSP_RECORD_DROP ? "drop" : "amount");
 		if (r->kind == PSP_RECORD_MISREPORT) {
-			psp_service_str(g, "amount");
+			souk_json_gen_str(g, "amount");
 			yajl_gen_integer(g, r->op.amount);
 		}
 		yajl_gen_map_close(g);
