@@ -58,6 +58,7 @@ struct rt_thread;
 struct souk_txn {
 	struct rt_thread *t;
 	struct souk_outbox_batch out;
+	size_t ndlq; /* rows of out bound for a DLQ: counted once committed */
 };
 
 struct rt_thread {
@@ -136,11 +137,11 @@ souk_txn_emit(struct souk_txn *t, const struct souk_pool_event *src, const char 
 				     topic, key, key ? strlen(key) : 0, value, len, NULL);
 }
 
-/* Queues msg (or event e, when it is one) for <topic>.dlq with the reason. */
+/* Adds to out the row that sends a source message to <topic>.dlq with the reason. */
 static int
-rt_dlq(struct souk_txn *txn, const char *topic, int32_t partition, int64_t offset,
-       const void *key, size_t key_len, const char *value, size_t len,
-       const char *source_event_id, const char *reason)
+rt_dlq_row(struct souk_outbox_batch *out, const char *topic, int32_t partition,
+	   int64_t offset, const void *key, size_t key_len, const char *value, size_t len,
+	   const char *source_event_id, const char *reason)
 {
 	char dlq_topic[300], coords[300], result_id[SOUK_UUID_STRLEN + 1];
 	const unsigned char *headers;
@@ -159,20 +160,20 @@ rt_dlq(struct souk_txn *txn, const char *topic, int32_t partition, int64_t offse
 	yajl_gen_string(g, (const unsigned char *)reason, strlen(reason));
 	yajl_gen_map_close(g);
 	yajl_gen_get_buf(g, &headers, &hlen);
-	rc = souk_outbox_batch_add(&txn->out, result_id, topic, partition, offset,
-				   source_event_id, dlq_topic, key, key_len, value, len,
-				   (const char *)headers);
+	rc = souk_outbox_batch_add(out, result_id, topic, partition, offset, source_event_id,
+				   dlq_topic, key, key_len, value, len, (const char *)headers);
 	yajl_gen_free(g);
-	if (rc == 0)
-		souk_metrics_counter_add(txn->t->rt->dlq, 1);
 	return rc;
 }
 
 int
 souk_txn_dlq(struct souk_txn *t, const struct souk_pool_event *src, const char *reason)
 {
-	return rt_dlq(t, src->topic, src->partition, src->offset, NULL, 0, src->value, src->len,
-		      src->ev.event_id[0] ? src->ev.event_id : NULL, reason);
+	if (rt_dlq_row(&t->out, src->topic, src->partition, src->offset, NULL, 0, src->value,
+		       src->len, src->ev.event_id[0] ? src->ev.event_id : NULL, reason))
+		return -1;
+	t->ndlq++;
+	return 0;
 }
 
 /* ---- partitions ---------------------------------------------------------------- */
@@ -298,8 +299,6 @@ rt_range(struct rt_batch *b, struct rt_part *p)
 static int
 rt_batch_build(struct rt_thread *t, rd_kafka_message_t **msgs, int n, struct rt_batch *b)
 {
-	struct souk_txn dlq_txn = {.t = t};
-
 	b->events = calloc((size_t)n, sizeof(*b->events));
 	if (!b->events)
 		return -1;
@@ -333,11 +332,10 @@ rt_batch_build(struct rt_thread *t, rd_kafka_message_t **msgs, int n, struct rt_
 		}
 		snprintf(reason, sizeof(reason), "%s: %s", souk_event_status_name(e->status),
 			 e->err.message);
-		dlq_txn.out = b->dlq;
-		if (rt_dlq(&dlq_txn, topic, m->partition, m->offset, m->key, m->key_len, e->value,
-			   e->len, e->ev.event_id[0] ? e->ev.event_id : NULL, reason))
+		if (rt_dlq_row(&b->dlq, topic, m->partition, m->offset, m->key, m->key_len,
+			       e->value, e->len, e->ev.event_id[0] ? e->ev.event_id : NULL,
+			       reason))
 			return -1;
-		b->dlq = dlq_txn.out;
 	}
 	return 0;
 }
@@ -418,10 +416,11 @@ rt_rollback(struct rt_thread *t)
 	souk_pg_rollback(t->pg, errstr, sizeof(errstr));
 }
 
-/* Copies the batch's DLQ rows into the transaction's outbox. */
+/* Copies the batch's DLQ rows (its undecodable messages) into the transaction's outbox. */
 static int
 rt_txn_add_dlq(struct souk_txn *txn, const struct rt_batch *b)
 {
+	txn->ndlq += b->dlq.n;
 	for (size_t i = 0; i < b->dlq.n; i++) {
 		const struct souk_outbox_row *r = &b->dlq.rows[i];
 
@@ -453,6 +452,7 @@ rt_attempt(struct rt_thread *t, struct rt_batch *b, bool isolated, bool *fenced)
 
 	*fenced = false;
 	souk_outbox_batch_truncate(&txn->out, 0);
+	txn->ndlq = 0;
 	if (souk_pg_begin(t->pg, errstr, sizeof(errstr)))
 		goto rollback;
 	if (rt_txn_add_dlq(txn, b))
@@ -490,8 +490,7 @@ rt_attempt(struct rt_thread *t, struct rt_batch *b, bool isolated, bool *fenced)
 				st = SOUK_POOL_RETRY;
 				goto rollback;
 			}
-			if (rt_dlq(txn, e->topic, e->partition, e->offset, NULL, 0, e->value,
-				   e->len, e->ev.event_id[0] ? e->ev.event_id : NULL, reason))
+			if (souk_txn_dlq(txn, e, reason))
 				goto oom;
 		}
 	}
@@ -518,6 +517,7 @@ rt_attempt(struct rt_thread *t, struct rt_batch *b, bool isolated, bool *fenced)
 	if (rt->pool->after)
 		rt->pool->after(t->state, 1);
 	souk_metrics_counter_add(rt->applied, applied);
+	souk_metrics_counter_add(rt->dlq, txn->ndlq);
 	return SOUK_POOL_OK;
 oom:
 	snprintf(errstr, sizeof(errstr), "out of memory");
@@ -621,6 +621,7 @@ rt_tick(struct rt_thread *t)
 	if (n == 0)
 		return;
 	souk_outbox_batch_truncate(&t->txn.out, 0);
+	t->txn.ndlq = 0;
 	if (souk_pg_begin(t->pg, errstr, sizeof(errstr)))
 		goto rollback;
 	st = rt->pool->tick(t->state, &t->txn, errstr, sizeof(errstr));
@@ -636,6 +637,7 @@ rt_tick(struct rt_thread *t)
 		goto after;
 	if (rt->pool->after)
 		rt->pool->after(t->state, 1);
+	souk_metrics_counter_add(rt->dlq, t->txn.ndlq);
 	if (t->txn.out.n)
 		souk_outbox_relay_kick(rt->relay);
 	return;

@@ -25,6 +25,10 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <sys/socket.h>
+
 #include <cmocka.h>
 
 #include "souk_config.h"
@@ -276,6 +280,30 @@ read_topic(const char *t, const char *header, const char *want_prefix, int *with
 	return n;
 }
 
+/* The value of one metric line ("name{labels}") on the runtime's /metrics, -1 if absent. */
+static long
+metric(struct souk_runtime *rt, const char *series)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET,
+				 .sin_port = htons((uint16_t)souk_runtime_http_port(rt))};
+	char buf[65536], req[] = "GET /metrics HTTP/1.0\r\n\r\n";
+	size_t got = 0;
+	ssize_t n;
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+	const char *at;
+
+	assert_true(fd >= 0);
+	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
+	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
+	while (got < sizeof(buf) - 1 && (n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+		got += (size_t)n;
+	close(fd);
+	buf[got] = '\0';
+	at = strstr(buf, series);
+	return at ? strtol(at + strlen(series), NULL, 10) : -1;
+}
+
 static struct souk_config *
 config_new(void)
 {
@@ -428,6 +456,8 @@ test_applies_once_with_results_and_dlq(void **state)
 		 "SELECT count(*) FROM outbox_pending WHERE source_topic = '%s'",
 		 topic);
 	assert_int_equal(wait_for(sql, 0), 0);
+	/* Each DLQ entry counted once, when its batch committed. */
+	assert_int_equal(metric(rt, "souk_worker_events_total{pool=\"test\",outcome=\"dlq\"} "), 6);
 	assert_int_equal(souk_runtime_stop(rt), 0);
 	souk_config_destroy(cfg);
 
