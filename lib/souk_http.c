@@ -1,5 +1,7 @@
 #include "souk_http.h"
 
+#include <arpa/inet.h>
+#include <errno.h>
 #include <microhttpd.h>
 #include <netdb.h>
 #include <pthread.h>
@@ -352,4 +354,32 @@ const char *
 souk_http_request_arg(const struct souk_http_request *req, const char *name)
 {
 	return MHD_lookup_connection_value(req->connection, MHD_GET_ARGUMENT_KIND, name);
+}
+
+int
+souk_http_parse_ipv4(const char *listen, struct sockaddr_in *sa, char *errstr,
+		     size_t errstr_size)
+{
+	char host[64];
+	const char *colon = strrchr(listen, ':');
+	char *end;
+	unsigned long port;
+
+	if (!colon || (size_t)(colon - listen) >= sizeof(host))
+		goto bad;
+	memcpy(host, listen, (size_t)(colon - listen));
+	host[colon - listen] = '\0';
+	errno = 0;
+	port = strtoul(colon + 1, &end, 10);
+	if (errno || *end || end == colon + 1 || port > 65535)
+		goto bad;
+	memset(sa, 0, sizeof(*sa));
+	sa->sin_family = AF_INET;
+	sa->sin_port = htons((uint16_t)port);
+	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
+		goto bad;
+	return 0;
+bad:
+	snprintf(errstr, errstr_size, "listen address \"%s\": expected IPv4:port", listen);
+	return -1;
 }

@@ -15,6 +15,8 @@
 
 #include <stddef.h>
 
+#include <netinet/in.h>
+
 #include "souk_metrics.h"
 
 struct souk_http;
@@ -52,6 +54,12 @@ void souk_http_set_ready(struct souk_http *http, int ready, const char *reason);
  * errstr filled when path does not begin with '/' or is already served. */
 int souk_http_route(struct souk_http *http, const char *path, souk_http_route_cb *cb,
 		    void *opaque, char *errstr, size_t errstr_size);
+
+/* Parses listen as "a.b.c.d:port" (an IPv4 address, no name: the form the request
+ * servers built on libmicrohttpd take) into *sa. Returns 0, or -1 with errstr
+ * `listen address "x": expected IPv4:port`. */
+int souk_http_parse_ipv4(const char *listen, struct sockaddr_in *sa, char *errstr,
+			 size_t errstr_size);
 
 /* The value of query argument name ("/lag?group=g" -> "g"), or NULL when absent;
  * valid during the callback only. */

@@ -1,6 +1,5 @@
 #include "gw_server.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <pthread.h>
@@ -17,6 +16,7 @@
 #include <yajl/yajl_gen.h>
 
 #include "gw_ingest.h"
+#include "souk_http.h"
 #include "souk_log.h"
 #include "souk_ndjson.h"
 #include "souk_pg.h"
@@ -921,33 +921,6 @@ gw_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 
 /* ---- lifecycle ---------------------------------------------------------------- */
 
-static int
-gw_parse_listen(const char *listen, struct sockaddr_in *sa, char *errstr, size_t errstr_size)
-{
-	char host[64];
-	const char *colon = strrchr(listen, ':');
-	char *end;
-	unsigned long port;
-
-	if (!colon || (size_t)(colon - listen) >= sizeof(host))
-		goto bad;
-	memcpy(host, listen, (size_t)(colon - listen));
-	host[colon - listen] = '\0';
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (errno || *end || end == colon + 1 || port > 65535)
-		goto bad;
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	sa->sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-		goto bad;
-	return 0;
-bad:
-	snprintf(errstr, errstr_size, "listen address \"%s\": expected IPv4:port", listen);
-	return -1;
-}
-
 struct gw_server *
 gw_server_new(const struct gw_server_conf *conf, char *errstr, size_t errstr_size)
 {
@@ -960,7 +933,7 @@ gw_server_new(const struct gw_server_conf *conf, char *errstr, size_t errstr_siz
 		return NULL;
 	}
 	s->conf = *conf;
-	if (gw_parse_listen(conf->listen, &sa, errstr, errstr_size) ||
+	if (souk_http_parse_ipv4(conf->listen, &sa, errstr, errstr_size) ||
 	    gw_metrics_new(s, errstr, errstr_size))
 		goto fail;
 	s->producer = souk_kafka_producer_new(conf->brokers, conf->props, conf->nprops,

@@ -1,6 +1,5 @@
 #include "psp_server.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdatomic.h>
@@ -13,6 +12,7 @@
 
 #include "psp_timer.h"
 #include "souk_log.h"
+#include "souk_http.h"
 
 #define PSP_BODY_LIMIT 65536
 #define PSP_DRAIN_MS 5000
@@ -463,34 +463,6 @@ oom:
 	return -1;
 }
 
-static int
-psp_server_parse_listen(const char *listen, struct sockaddr_in *sa, char *errstr,
-			size_t errstr_size)
-{
-	const char *colon = strrchr(listen, ':');
-	char host[64], *end;
-	unsigned long port;
-
-	if (!colon || (size_t)(colon - listen) >= sizeof(host))
-		goto bad;
-	memcpy(host, listen, (size_t)(colon - listen));
-	host[colon - listen] = '\0';
-	errno = 0;
-	port = strtoul(colon + 1, &end, 10);
-	if (errno || *end || end == colon + 1 || port > 65535)
-		goto bad;
-	memset(sa, 0, sizeof(*sa));
-	sa->sin_family = AF_INET;
-	sa->sin_port = htons((uint16_t)port);
-	if (inet_pton(AF_INET, host, &sa->sin_addr) != 1)
-		goto bad;
-	return 0;
-bad:
-	snprintf(errstr, errstr_size, "listen address \"%s\": expected IPv4:port",
-		 listen);
-	return -1;
-}
-
 struct psp_server *
 psp_server_new(const struct psp_server_conf *conf, char *errstr, size_t errstr_size)
 {
@@ -502,7 +474,7 @@ psp_server_new(const struct psp_server_conf *conf, char *errstr, size_t errstr_s
 		return NULL;
 	}
 	s->conf = *conf;
-	if (psp_server_parse_listen(conf->listen, &sa, errstr, errstr_size) ||
+	if (souk_http_parse_ipv4(conf->listen, &sa, errstr, errstr_size) ||
 	    psp_server_metrics(s, errstr, errstr_size) ||
 	    !(s->timer = psp_timer_new(errstr, errstr_size)))
 		goto fail;
