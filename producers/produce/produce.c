@@ -374,14 +374,13 @@ pr_batch_send(struct souk_kafka_producer *p, const struct pr_opts *o, struct pr_
 			goto next;
 		}
 		st->sent++;
-		souk_kafka_poll(p, 0);
+		souk_kafka_poll(p, 0); /* serve delivery reports as they come */
 		if (o->rate > 0)
 			pr_pace(o->rate, start, st->sent);
 next:
 		free(l->error);
 		l->error = NULL;
 	}
-	souk_kafka_poll(p, 0);
 	st->bytes_read += b->bytes;
 	b->n = 0;
 	b->len = 0;
