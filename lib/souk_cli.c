@@ -9,12 +9,15 @@
 #include "souk_log.h"
 
 int
-souk_cli_config(const struct souk_cli *cli, int argc, char **argv, struct souk_config **cfg)
+souk_cli_config(const struct souk_cli *cli, int argc, char **argv,
+		struct souk_config **cfg)
 {
 	static const struct option opts[] = {
-		{"config", required_argument, NULL, 'c'}, {"set", required_argument, NULL, 'X'},
-		{"help", no_argument, NULL, 'h'},	  {"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"config", required_argument, NULL, 'c'},
+	    {"set", required_argument, NULL, 'X'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char **sets = calloc((size_t)argc + 1, sizeof(*sets));
 	const char *config_path = NULL;
@@ -65,7 +68,8 @@ souk_cli_config(const struct souk_cli *cli, int argc, char **argv, struct souk_c
 	}
 	if (souk_config_load(*cfg, config_path, n_sets, sets, errstr, sizeof(errstr)))
 		goto fail;
-	if (souk_log_level_from_name(souk_config_get_string(*cfg, "log.level"), &level) == 0)
+	if (souk_log_level_from_name(souk_config_get_string(*cfg, "log.level"), &level) ==
+	    0)
 		souk_log_set_level(level);
 	rc = -1;
 	goto out;

@@ -1198,5 +1198,6 @@ souk_event_ts_now(char ts[SOUK_EVENT_TS_SIZE])
 	clock_gettime(CLOCK_REALTIME, &now);
 	gmtime_r(&now.tv_sec, &tm);
 	strftime(secs, sizeof(secs), "%Y-%m-%dT%H:%M:%S", &tm);
-	snprintf(ts, SOUK_EVENT_TS_SIZE, "%.19s.%03dZ", secs, (int)(now.tv_nsec / 1000000));
+	snprintf(ts, SOUK_EVENT_TS_SIZE, "%.19s.%03dZ", secs,
+		 (int)(now.tv_nsec / 1000000));
 }

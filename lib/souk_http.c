@@ -380,6 +380,7 @@ souk_http_parse_ipv4(const char *listen, struct sockaddr_in *sa, char *errstr,
 		goto bad;
 	return 0;
 bad:
-	snprintf(errstr, errstr_size, "listen address \"%s\": expected IPv4:port", listen);
+	snprintf(errstr, errstr_size, "listen address \"%s\": expected IPv4:port",
+		 listen);
 	return -1;
 }

@@ -7,40 +7,41 @@
 #include "souk_pgarray.h"
 
 static const char souk_offsets_claim_sql[] =
-	"INSERT INTO consumer_offsets (group_id, topic, partition, next_offset, epoch) "
-	"VALUES ($1, $2, $3, $4, 1) "
-	"ON CONFLICT (group_id, topic, partition) DO UPDATE SET "
-	"epoch = consumer_offsets.epoch + 1, "
-	"next_offset = GREATEST(consumer_offsets.next_offset, EXCLUDED.next_offset), "
-	"updated_at = now() "
-	"RETURNING epoch, next_offset";
+    "INSERT INTO consumer_offsets (group_id, topic, partition, next_offset, epoch) "
+    "VALUES ($1, $2, $3, $4, 1) "
+    "ON CONFLICT (group_id, topic, partition) DO UPDATE SET "
+    "epoch = consumer_offsets.epoch + 1, "
+    "next_offset = GREATEST(consumer_offsets.next_offset, EXCLUDED.next_offset), "
+    "updated_at = now() "
+    "RETURNING epoch, next_offset";
 
 /* $1 group, then per range: topic, partition, epoch, start, next. */
 static const char souk_offsets_advance_sql[] =
-	"UPDATE consumer_offsets o SET next_offset = r.next, updated_at = now() "
-	"FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::bigint[]) "
-	"AS r(topic, partition, epoch, start, next) "
-	"WHERE o.group_id = $1 AND o.topic = r.topic AND o.partition = r.partition "
-	"AND o.epoch = r.epoch AND o.next_offset = r.start";
+    "UPDATE consumer_offsets o SET next_offset = r.next, updated_at = now() "
+    "FROM unnest($2::text[], $3::int[], $4::bigint[], $5::bigint[], $6::bigint[]) "
+    "AS r(topic, partition, epoch, start, next) "
+    "WHERE o.group_id = $1 AND o.topic = r.topic AND o.partition = r.partition "
+    "AND o.epoch = r.epoch AND o.next_offset = r.start";
 
 /* FOR SHARE: a claim by another consumer waits until this transaction ends, so what
  * it commits is committed while the epochs were still ours. */
 static const char souk_offsets_hold_sql[] =
-	"SELECT count(*) FROM (SELECT 1 FROM consumer_offsets o "
-	"JOIN unnest($2::text[], $3::int[], $4::bigint[]) AS r(topic, partition, epoch) "
-	"ON o.topic = r.topic AND o.partition = r.partition AND o.epoch = r.epoch "
-	"WHERE o.group_id = $1 FOR SHARE OF o) held";
+    "SELECT count(*) FROM (SELECT 1 FROM consumer_offsets o "
+    "JOIN unnest($2::text[], $3::int[], $4::bigint[]) AS r(topic, partition, epoch) "
+    "ON o.topic = r.topic AND o.partition = r.partition AND o.epoch = r.epoch "
+    "WHERE o.group_id = $1 FOR SHARE OF o) held";
 
 static const char souk_offsets_epoch_sql[] =
-	"SELECT epoch FROM consumer_offsets WHERE group_id = $1 AND topic = $2 AND partition = $3";
+    "SELECT epoch FROM consumer_offsets WHERE group_id = $1 AND topic = $2 AND partition "
+    "= $3";
 
 int
 souk_offsets_prepare(struct souk_pg *pg, char *errstr, size_t errstr_size)
 {
 	if (souk_pg_prepare(pg, "souk_offsets_claim", souk_offsets_claim_sql, 4, errstr,
 			    errstr_size) ||
-	    souk_pg_prepare(pg, "souk_offsets_advance", souk_offsets_advance_sql, 6, errstr,
-			    errstr_size) ||
+	    souk_pg_prepare(pg, "souk_offsets_advance", souk_offsets_advance_sql, 6,
+			    errstr, errstr_size) ||
 	    souk_pg_prepare(pg, "souk_offsets_hold", souk_offsets_hold_sql, 4, errstr,
 			    errstr_size) ||
 	    souk_pg_prepare(pg, "souk_offsets_epoch", souk_offsets_epoch_sql, 3, errstr,
@@ -51,8 +52,8 @@ souk_offsets_prepare(struct souk_pg *pg, char *errstr, size_t errstr_size)
 
 int
 souk_offsets_claim(struct souk_pg *pg, const char *group, const char *topic,
-		   int32_t partition, int64_t low, int64_t *epoch, int64_t *next, char *errstr,
-		   size_t errstr_size)
+		   int32_t partition, int64_t low, int64_t *epoch, int64_t *next,
+		   char *errstr, size_t errstr_size)
 {
 	char part[16], lows[24];
 	const char *values[4] = {group, topic, part, lows};
@@ -99,7 +100,8 @@ souk_offsets_run(struct souk_pg *pg, const char *name, int ncols, const char *gr
 			goto out;
 		}
 	}
-	rc = souk_pg_exec_prepared(pg, name, ncols + 1, values, &res, errstr, errstr_size);
+	rc =
+	    souk_pg_exec_prepared(pg, name, ncols + 1, values, &res, errstr, errstr_size);
 	if (rc)
 		goto out;
 	if (PQresultStatus(res) == PGRES_TUPLES_OK)
@@ -124,11 +126,11 @@ souk_offsets_advance(struct souk_pg *pg, const char *group,
 
 int
 souk_offsets_hold(struct souk_pg *pg, const char *group,
-		  const struct souk_offsets_range *ranges, size_t n, size_t *held, char *errstr,
-		  size_t errstr_size)
+		  const struct souk_offsets_range *ranges, size_t n, size_t *held,
+		  char *errstr, size_t errstr_size)
 {
-	return souk_offsets_run(pg, "souk_offsets_hold", 3, group, ranges, n, held, errstr,
-				errstr_size);
+	return souk_offsets_run(pg, "souk_offsets_hold", 3, group, ranges, n, held,
+				errstr, errstr_size);
 }
 
 int

@@ -47,8 +47,8 @@ int souk_offsets_claim(struct souk_pg *pg, const char *group, const char *topic,
  * One statement, O(n).
  */
 int souk_offsets_advance(struct souk_pg *pg, const char *group,
-			 const struct souk_offsets_range *ranges, size_t n, size_t *advanced,
-			 char *errstr, size_t errstr_size);
+			 const struct souk_offsets_range *ranges, size_t n,
+			 size_t *advanced, char *errstr, size_t errstr_size);
 
 /*
  * Inside a transaction that moves no offsets (a timer's): checks that every range's
@@ -60,6 +60,7 @@ int souk_offsets_hold(struct souk_pg *pg, const char *group,
 
 /* The current epoch of topic/partition (to tell which range was fenced); -1 if none. */
 int souk_offsets_epoch(struct souk_pg *pg, const char *group, const char *topic,
-		       int32_t partition, int64_t *epoch, char *errstr, size_t errstr_size);
+		       int32_t partition, int64_t *epoch, char *errstr,
+		       size_t errstr_size);
 
 #endif

@@ -13,8 +13,8 @@
 #include "souk_log.h"
 #include "souk_pgarray.h"
 
-#define SOUK_OUTBOX_RELAY_ROWS 2000	/* rows per round per partition */
-#define SOUK_OUTBOX_RELAY_IDLE_MS 200	/* poll interval without a kick */
+#define SOUK_OUTBOX_RELAY_ROWS 2000   /* rows per round per partition */
+#define SOUK_OUTBOX_RELAY_IDLE_MS 200 /* poll interval without a kick */
 #define SOUK_OUTBOX_PURGE_EVERY_S 30
 #define SOUK_OUTBOX_MAX_OWNED 4096
 
@@ -44,9 +44,10 @@ souk_outbox_row_free(struct souk_outbox_row *row)
 
 int
 souk_outbox_batch_add(struct souk_outbox_batch *b, const char *result_id,
-		      const char *source_topic, int32_t source_partition, int64_t source_offset,
-		      const char *source_event_id, const char *topic, const char *key,
-		      size_t key_len, const char *value, size_t len, const char *headers)
+		      const char *source_topic, int32_t source_partition,
+		      int64_t source_offset, const char *source_event_id,
+		      const char *topic, const char *key, size_t key_len,
+		      const char *value, size_t len, const char *headers)
 {
 	struct souk_outbox_row *row;
 
@@ -100,33 +101,33 @@ souk_outbox_batch_free(struct souk_outbox_batch *b)
 /* ---- writing ----------------------------------------------------------------- */
 
 static const char souk_outbox_insert_sql[] =
-	"INSERT INTO outbox (result_id, source_topic, source_partition, source_offset, "
-	"source_event_id, topic, key, value, headers) "
-	"SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::bigint[], $5::uuid[], "
-	"$6::text[], $7::bytea[], $8::bytea[], $9::jsonb[])";
+    "INSERT INTO outbox (result_id, source_topic, source_partition, source_offset, "
+    "source_event_id, topic, key, value, headers) "
+    "SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::bigint[], $5::uuid[], "
+    "$6::text[], $7::bytea[], $8::bytea[], $9::jsonb[])";
 
 static const char souk_outbox_select_sql[] =
-	"SELECT id, result_id, topic, key, value, headers, source_event_id, source_offset "
-	"FROM outbox WHERE source_topic = $1 AND source_partition = $2 AND id > "
-	"coalesce((SELECT published_id FROM outbox_relay WHERE source_topic = $1 "
-	"AND source_partition = $2), 0) ORDER BY id LIMIT $3";
+    "SELECT id, result_id, topic, key, value, headers, source_event_id, source_offset "
+    "FROM outbox WHERE source_topic = $1 AND source_partition = $2 AND id > "
+    "coalesce((SELECT published_id FROM outbox_relay WHERE source_topic = $1 "
+    "AND source_partition = $2), 0) ORDER BY id LIMIT $3";
 
 static const char souk_outbox_mark_sql[] =
-	"INSERT INTO outbox_relay (source_topic, source_partition, published_id) "
-	"VALUES ($1, $2, $3) ON CONFLICT (source_topic, source_partition) DO UPDATE "
-	"SET published_id = GREATEST(outbox_relay.published_id, EXCLUDED.published_id), "
-	"updated_at = now()";
+    "INSERT INTO outbox_relay (source_topic, source_partition, published_id) "
+    "VALUES ($1, $2, $3) ON CONFLICT (source_topic, source_partition) DO UPDATE "
+    "SET published_id = GREATEST(outbox_relay.published_id, EXCLUDED.published_id), "
+    "updated_at = now()";
 
 static const char souk_outbox_purge_sql[] =
-	"DELETE FROM outbox WHERE id IN (SELECT o.id FROM outbox o JOIN outbox_relay r "
-	"USING (source_topic, source_partition) WHERE o.id <= r.published_id "
-	"AND o.created_at < now() - $1::bigint * interval '1 millisecond' LIMIT 10000)";
+    "DELETE FROM outbox WHERE id IN (SELECT o.id FROM outbox o JOIN outbox_relay r "
+    "USING (source_topic, source_partition) WHERE o.id <= r.published_id "
+    "AND o.created_at < now() - $1::bigint * interval '1 millisecond' LIMIT 10000)";
 
 int
 souk_outbox_prepare(struct souk_pg *pg, char *errstr, size_t errstr_size)
 {
-	return souk_pg_prepare(pg, "souk_outbox_insert", souk_outbox_insert_sql, 9, errstr,
-			       errstr_size);
+	return souk_pg_prepare(pg, "souk_outbox_insert", souk_outbox_insert_sql, 9,
+			       errstr, errstr_size);
 }
 
 int
@@ -148,8 +149,8 @@ souk_outbox_insert(struct souk_pg *pg, const struct souk_outbox_batch *b, char *
 		souk_pgarray_add_str(&cols[1], row->source_topic);
 		souk_pgarray_add_int(&cols[2], row->source_partition);
 		souk_pgarray_add_int(&cols[3], row->source_offset);
-		souk_pgarray_add_str(&cols[4], row->source_event_id[0] ? row->source_event_id
-								      : NULL);
+		souk_pgarray_add_str(
+		    &cols[4], row->source_event_id[0] ? row->source_event_id : NULL);
 		souk_pgarray_add_str(&cols[5], row->topic);
 		if (row->key)
 			souk_pgarray_add_bytea(&cols[6], row->key, row->key_len);
@@ -160,7 +161,8 @@ souk_outbox_insert(struct souk_pg *pg, const struct souk_outbox_batch *b, char *
 	}
 	for (int c = 0; c < 9; c++) {
 		if (!(values[c] = souk_pgarray_text(&cols[c]))) {
-			snprintf(errstr, errstr_size, "could not write the outbox: out of memory");
+			snprintf(errstr, errstr_size,
+				 "could not write the outbox: out of memory");
 			goto out;
 		}
 	}
@@ -199,8 +201,9 @@ struct souk_outbox_relay {
 };
 
 static void
-souk_outbox_on_delivery(void *opaque, void *msg_opaque, const char *topic, int32_t partition,
-			int64_t offset, rd_kafka_resp_err_t err, const char *errstr)
+souk_outbox_on_delivery(void *opaque, void *msg_opaque, const char *topic,
+			int32_t partition, int64_t offset, rd_kafka_resp_err_t err,
+			const char *errstr)
 {
 	struct souk_outbox_relay *r = opaque;
 	size_t i = (size_t)(uintptr_t)msg_opaque;
@@ -210,7 +213,8 @@ souk_outbox_on_delivery(void *opaque, void *msg_opaque, const char *topic, int32
 	r->reports++;
 	if (err) {
 		r->failures++;
-		SOUK_LOG_WARN("outbox_publish_failed", "topic=%s error=%s", topic, errstr);
+		SOUK_LOG_WARN("outbox_publish_failed", "topic=%s error=%s", topic,
+			      errstr);
 		return;
 	}
 	r->delivered[i] = true;
@@ -218,8 +222,8 @@ souk_outbox_on_delivery(void *opaque, void *msg_opaque, const char *topic, int32
 
 /* The row's extra headers (a JSON object of strings) appended to h from index n. */
 static size_t
-souk_outbox_extra_headers(const char *json, souk_json_t **doc, struct souk_kafka_header *h,
-			  size_t n, size_t max)
+souk_outbox_extra_headers(const char *json, souk_json_t **doc,
+			  struct souk_kafka_header *h, size_t n, size_t max)
 {
 	static const souk_json_limits_t limits = {65536, 2, 64};
 	souk_json_error_t err;
@@ -235,7 +239,8 @@ souk_outbox_extra_headers(const char *json, souk_json_t **doc, struct souk_kafka
 
 		if (!v)
 			continue;
-		h[n++] = (struct souk_kafka_header){souk_json_object_key(root, i, NULL), v, len};
+		h[n++] = (struct souk_kafka_header){souk_json_object_key(root, i, NULL),
+						    v, len};
 	}
 	return n;
 }
@@ -279,28 +284,33 @@ souk_outbox_relay_round(struct souk_outbox_relay *r, const char *topic, int32_t 
 			key = souk_pgarray_unhex(PQgetvalue(res, (int)i, 3), &key_len);
 		snprintf(source, sizeof(source), "%s/%" PRId32 "/%s", topic, partition,
 			 PQgetvalue(res, (int)i, 7));
-		h[nh++] = (struct souk_kafka_header){"souk-result-id", PQgetvalue(res, (int)i, 1),
+		h[nh++] = (struct souk_kafka_header){"souk-result-id",
+						     PQgetvalue(res, (int)i, 1),
 						     strlen(PQgetvalue(res, (int)i, 1))};
-		h[nh++] = (struct souk_kafka_header){"souk-source", source, strlen(source)};
+		h[nh++] =
+		    (struct souk_kafka_header){"souk-source", source, strlen(source)};
 		if (!PQgetisnull(res, (int)i, 6))
-			h[nh++] = (struct souk_kafka_header){"souk-source-event-id",
-							     PQgetvalue(res, (int)i, 6),
-							     strlen(PQgetvalue(res, (int)i, 6))};
-		nh = souk_outbox_extra_headers(PQgetvalue(res, (int)i, 5), &extra, h, nh, 16);
+			h[nh++] = (struct souk_kafka_header){
+			    "souk-source-event-id", PQgetvalue(res, (int)i, 6),
+			    strlen(PQgetvalue(res, (int)i, 6))};
+		nh = souk_outbox_extra_headers(PQgetvalue(res, (int)i, 5), &extra, h, nh,
+					       16);
 		if (!value) {
 			r->reports++;
 			r->failures++;
-			SOUK_LOG_ERROR("outbox_bad_row", "id=%s", PQgetvalue(res, (int)i, 0));
+			SOUK_LOG_ERROR("outbox_bad_row", "id=%s",
+				       PQgetvalue(res, (int)i, 0));
 		} else {
-			while ((rc = souk_kafka_produce(r->producer, PQgetvalue(res, (int)i, 2), key,
-							key_len, value, len, h, nh,
-							(void *)(uintptr_t)i, errstr,
-							sizeof(errstr))) == SOUK_KAFKA_QUEUE_FULL)
+			while ((rc = souk_kafka_produce(
+				    r->producer, PQgetvalue(res, (int)i, 2), key, key_len,
+				    value, len, h, nh, (void *)(uintptr_t)i, errstr,
+				    sizeof(errstr))) == SOUK_KAFKA_QUEUE_FULL)
 				souk_kafka_poll(r->producer, 10);
 			if (rc) {
 				r->reports++;
 				r->failures++;
-				SOUK_LOG_WARN("outbox_produce_failed", "error=%s", errstr);
+				SOUK_LOG_WARN("outbox_produce_failed", "error=%s",
+					      errstr);
 			}
 		}
 		souk_json_destroy(extra);
@@ -319,7 +329,8 @@ souk_outbox_relay_round(struct souk_outbox_relay *r, const char *topic, int32_t 
 
 		if (souk_pg_exec_prepared(r->pg, "souk_outbox_mark", 3, v, NULL, errstr,
 					  sizeof(errstr))) {
-			/* Published but not marked: published again next round, same ids. */
+			/* Published but not marked: published again next round, same ids.
+			 */
 			SOUK_LOG_WARN("outbox_mark_failed", "error=%s", errstr);
 			marked = -1;
 			goto out;
@@ -374,9 +385,9 @@ souk_outbox_relay_pass(struct souk_outbox_relay *r)
 	for (size_t i = 0; i < n; i++) {
 		long published;
 
-		while (snap[i].topic &&
-		       (published = souk_outbox_relay_round(r, snap[i].topic, snap[i].partition)) ==
-			       SOUK_OUTBOX_RELAY_ROWS)
+		while (snap[i].topic && (published = souk_outbox_relay_round(
+					     r, snap[i].topic, snap[i].partition)) ==
+					    SOUK_OUTBOX_RELAY_ROWS)
 			;
 		if (!snap[i].topic || published < 0)
 			clean = false;
@@ -442,26 +453,27 @@ souk_outbox_relay_new(const struct souk_outbox_relay_conf *conf, char *errstr,
 	pthread_mutex_init(&r->lock, NULL);
 	pthread_cond_init(&r->cond, NULL);
 	fam = souk_metrics_register_counter(conf->metrics, "souk_outbox_published_total",
-					    "Results published by the outbox relay.", NULL, errstr,
-					    errstr_size);
+					    "Results published by the outbox relay.",
+					    NULL, errstr, errstr_size);
 	r->published = fam ? souk_metrics_series(fam, NULL) : NULL;
 	fam = souk_metrics_register_counter(conf->metrics, "souk_outbox_failed_total",
-					    "Results the broker did not take; retried.", NULL,
-					    errstr, errstr_size);
+					    "Results the broker did not take; retried.",
+					    NULL, errstr, errstr_size);
 	r->failed = fam ? souk_metrics_series(fam, NULL) : NULL;
 	if (!r->published || !r->failed)
 		goto fail;
 	r->pg = souk_pg_connect(conf->dsn, 30000, errstr, errstr_size);
 	if (!r->pg ||
-	    souk_pg_prepare(r->pg, "souk_outbox_select", souk_outbox_select_sql, 3, errstr,
-			    errstr_size) ||
+	    souk_pg_prepare(r->pg, "souk_outbox_select", souk_outbox_select_sql, 3,
+			    errstr, errstr_size) ||
 	    souk_pg_prepare(r->pg, "souk_outbox_mark", souk_outbox_mark_sql, 3, errstr,
 			    errstr_size) ||
 	    souk_pg_prepare(r->pg, "souk_outbox_purge", souk_outbox_purge_sql, 1, errstr,
 			    errstr_size))
 		goto fail;
-	r->producer = souk_kafka_producer_new(conf->brokers, conf->props, conf->nprops, 0,
-					      souk_outbox_on_delivery, r, errstr, errstr_size);
+	r->producer =
+	    souk_kafka_producer_new(conf->brokers, conf->props, conf->nprops, 0,
+				    souk_outbox_on_delivery, r, errstr, errstr_size);
 	if (!r->producer)
 		goto fail;
 	if (pthread_create(&r->thread, NULL, souk_outbox_relay_main, r)) {
@@ -507,7 +519,8 @@ souk_outbox_relay_own(struct souk_outbox_relay *r, const char *topic, int32_t pa
 
 	pthread_mutex_lock(&r->lock);
 	for (i = 0; i < r->nowned; i++)
-		if (r->owned[i].partition == partition && !strcmp(r->owned[i].topic, topic))
+		if (r->owned[i].partition == partition &&
+		    !strcmp(r->owned[i].topic, topic))
 			break;
 	if (owned && i == r->nowned && r->nowned < SOUK_OUTBOX_MAX_OWNED) {
 		r->owned[i].topic = strdup(topic);

@@ -48,17 +48,17 @@ struct souk_outbox_batch {
 /* Copies every argument into a new row. headers may be NULL. Returns -1 out of memory. */
 int souk_outbox_batch_add(struct souk_outbox_batch *b, const char *result_id,
 			  const char *source_topic, int32_t source_partition,
-			  int64_t source_offset, const char *source_event_id, const char *topic,
-			  const char *key, size_t key_len, const char *value, size_t len,
-			  const char *headers);
+			  int64_t source_offset, const char *source_event_id,
+			  const char *topic, const char *key, size_t key_len,
+			  const char *value, size_t len, const char *headers);
 /* Drops rows from n on (a savepoint rolled back what they reported). */
 void souk_outbox_batch_truncate(struct souk_outbox_batch *b, size_t n);
 void souk_outbox_batch_free(struct souk_outbox_batch *b);
 
 int souk_outbox_prepare(struct souk_pg *pg, char *errstr, size_t errstr_size);
 /* Writes every row of b in one statement, inside the caller's transaction. */
-int souk_outbox_insert(struct souk_pg *pg, const struct souk_outbox_batch *b, char *errstr,
-		       size_t errstr_size);
+int souk_outbox_insert(struct souk_pg *pg, const struct souk_outbox_batch *b,
+		       char *errstr, size_t errstr_size);
 
 struct souk_outbox_relay;
 

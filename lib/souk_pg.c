@@ -316,9 +316,10 @@ souk_pg_prepare(struct souk_pg *pg, const char *name, const char *sql, int npara
 			continue;
 		if (!strcmp(pg->stmts[i].sql, sql))
 			return SOUK_PG_OK;
-		snprintf(errstr, errstr_size,
-			 "could not prepare \"%s\": the name is taken by another statement",
-			 name);
+		snprintf(
+		    errstr, errstr_size,
+		    "could not prepare \"%s\": the name is taken by another statement",
+		    name);
 		return SOUK_PG_ERROR;
 	}
 	rc = ensure_connected(pg, errstr, errstr_size);

@@ -17,7 +17,7 @@
 struct souk_pgarray {
 	char *buf;
 	size_t len, cap;
-	size_t n;  /* elements so far */
+	size_t n; /* elements so far */
 	int oom;
 };
 

@@ -82,21 +82,23 @@ struct souk_pg *souk_txn_pg(struct souk_txn *t);
  * published by the relay after the commit. Copies everything. Returns 0, or -1 when
  * out of memory.
  */
-int souk_txn_emit(struct souk_txn *t, const struct souk_pool_event *src, const char *topic,
-		  const char *key, const char *value, size_t len, const char *result_id);
+int souk_txn_emit(struct souk_txn *t, const struct souk_pool_event *src,
+		  const char *topic, const char *key, const char *value, size_t len,
+		  const char *result_id);
 
 /*
  * Sends src to <topic>.dlq with reason (in the souk-error header), with the batch: for
  * an event the pool cannot answer at all. Its DLQ entry counts as its decision.
  * Returns 0, or -1 when out of memory.
  */
-int souk_txn_dlq(struct souk_txn *t, const struct souk_pool_event *src, const char *reason);
+int souk_txn_dlq(struct souk_txn *t, const struct souk_pool_event *src,
+		 const char *reason);
 
 /* The pool's hooks. Every one but apply may be NULL. */
 struct souk_pool {
-	const char *name;	    /* "inventory": souk-worker inventory */
-	const char *const *topics;  /* subscribed, NULL-terminated */
-	const char *default_group;  /* consumer group when --group is not given */
+	const char *name;	   /* "inventory": souk-worker inventory */
+	const char *const *topics; /* subscribed, NULL-terminated */
+	const char *default_group; /* consumer group when --group is not given */
 	/* The pool's configuration keys (NULL-terminated table), or NULL. */
 	const struct souk_config_def *config;
 
@@ -109,8 +111,8 @@ struct souk_pool {
 	/* Applies events[0..n) inside t (see the top of this file). Emits exactly one
 	 * result per event it decides. */
 	enum souk_pool_status (*apply)(void *state, struct souk_txn *t,
-				       struct souk_pool_event *events, size_t n, char *errstr,
-				       size_t errstr_size);
+				       struct souk_pool_event *events, size_t n,
+				       char *errstr, size_t errstr_size);
 
 	/* After the batch's transaction: committed or rolled back. State kept in memory
 	 * while applying (flags, caches) must follow the outcome. */

@@ -70,11 +70,12 @@ souk_progress_draw(struct souk_progress *p, uint64_t done, uint64_t count, doubl
 		memset(bar, '#', (size_t)filled);
 		memset(bar + filled, '-', (size_t)(SOUK_PROGRESS_WIDTH - filled));
 		bar[SOUK_PROGRESS_WIDTH] = '\0';
-		n = snprintf(line, sizeof(line), "\r[%s] %3d%%  %llu %s  %s/s  eta %.0fs ", bar,
-			     (int)(frac * 100), (unsigned long long)count, p->unit, rate_s, eta);
+		n = snprintf(
+		    line, sizeof(line), "\r[%s] %3d%%  %llu %s  %s/s  eta %.0fs ", bar,
+		    (int)(frac * 100), (unsigned long long)count, p->unit, rate_s, eta);
 	} else {
-		n = snprintf(line, sizeof(line), "\r%llu %s  %s/s ", (unsigned long long)count,
-			     p->unit, rate_s);
+		n = snprintf(line, sizeof(line), "\r%llu %s  %s/s ",
+			     (unsigned long long)count, p->unit, rate_s);
 	}
 	if (n > 0 && write(STDERR_FILENO, line, (size_t)n) < 0)
 		return; /* a progress bar that cannot be drawn is not an error */

@@ -24,23 +24,49 @@
 #define RT_BACKOFF_MIN_MS 100
 
 const struct souk_config_def souk_runtime_config[] = {
-	{.name = "worker.threads", .type = SOUK_CONFIG_INT, .def = "2", .min = 1, .max = 64,
-	 .help = "consumer threads, each with its own PostgreSQL session"},
-	{.name = "worker.batch_max", .type = SOUK_CONFIG_INT, .def = "1000", .min = 1,
-	 .max = 100000, .help = "messages per batch (one transaction) at most"},
-	{.name = "worker.poll_timeout", .type = SOUK_CONFIG_DURATION_MS, .def = "100ms",
-	 .min = 1, .max = 10000, .help = "wait this long for a batch's first message"},
-	{.name = "worker.commit_interval", .type = SOUK_CONFIG_DURATION_MS, .def = "1s",
-	 .min = 0, .max = 600000,
-	 .help = "commit offsets to Kafka this often (PostgreSQL holds the truth)"},
-	{.name = "worker.outbox_retention", .type = SOUK_CONFIG_DURATION_MS, .def = "1h",
-	 .min = 0, .max = 30LL * 86400000, .help = "keep published outbox rows this long"},
-	{.name = "worker.retry_backoff_max", .type = SOUK_CONFIG_DURATION_MS, .def = "5s",
-	 .min = 100, .max = 600000, .help = "longest wait between retries of a batch"},
-	{.name = "worker.drain_timeout", .type = SOUK_CONFIG_DURATION_MS, .def = "10s",
-	 .min = 0, .max = 600000,
-	 .help = "on shutdown, publish committed results for this long at most"},
-	{.name = NULL},
+    {.name = "worker.threads",
+     .type = SOUK_CONFIG_INT,
+     .def = "2",
+     .min = 1,
+     .max = 64,
+     .help = "consumer threads, each with its own PostgreSQL session"},
+    {.name = "worker.batch_max",
+     .type = SOUK_CONFIG_INT,
+     .def = "1000",
+     .min = 1,
+     .max = 100000,
+     .help = "messages per batch (one transaction) at most"},
+    {.name = "worker.poll_timeout",
+     .type = SOUK_CONFIG_DURATION_MS,
+     .def = "100ms",
+     .min = 1,
+     .max = 10000,
+     .help = "wait this long for a batch's first message"},
+    {.name = "worker.commit_interval",
+     .type = SOUK_CONFIG_DURATION_MS,
+     .def = "1s",
+     .min = 0,
+     .max = 600000,
+     .help = "commit offsets to Kafka this often (PostgreSQL holds the truth)"},
+    {.name = "worker.outbox_retention",
+     .type = SOUK_CONFIG_DURATION_MS,
+     .def = "1h",
+     .min = 0,
+     .max = 30LL * 86400000,
+     .help = "keep published outbox rows this long"},
+    {.name = "worker.retry_backoff_max",
+     .type = SOUK_CONFIG_DURATION_MS,
+     .def = "5s",
+     .min = 100,
+     .max = 600000,
+     .help = "longest wait between retries of a batch"},
+    {.name = "worker.drain_timeout",
+     .type = SOUK_CONFIG_DURATION_MS,
+     .def = "10s",
+     .min = 0,
+     .max = 600000,
+     .help = "on shutdown, publish committed results for this long at most"},
+    {.name = NULL},
 };
 
 /* A partition this thread owns. */
@@ -92,11 +118,12 @@ struct souk_runtime {
 	struct rt_thread *threads;
 	int nthreads;
 	struct souk_metrics_family *lag_family;
-	struct souk_metrics_series *consumed, *applied, *dlq, *committed, *retried, *fenced,
-		*isolated, *batch_seconds;
+	struct souk_metrics_series *consumed, *applied, *dlq, *committed, *retried,
+	    *fenced, *isolated, *batch_seconds;
 	/* Where a committed batch's time went: the pool's apply, writing the outbox,
 	 * advancing the offsets, COMMIT. */
-	struct souk_metrics_series *phase_apply, *phase_outbox, *phase_offsets, *phase_commit;
+	struct souk_metrics_series *phase_apply, *phase_outbox, *phase_offsets,
+	    *phase_commit;
 };
 
 static double
@@ -133,8 +160,9 @@ souk_txn_emit(struct souk_txn *t, const struct souk_pool_event *src, const char 
 	      const char *key, const char *value, size_t len, const char *result_id)
 {
 	return souk_outbox_batch_add(&t->out, result_id, src->topic, src->partition,
-				     src->offset, src->ev.event_id[0] ? src->ev.event_id : NULL,
-				     topic, key, key ? strlen(key) : 0, value, len, NULL);
+				     src->offset,
+				     src->ev.event_id[0] ? src->ev.event_id : NULL, topic,
+				     key, key ? strlen(key) : 0, value, len, NULL);
 }
 
 /* Adds to out the row that sends a source message to <topic>.dlq with the reason. */
@@ -160,8 +188,9 @@ rt_dlq_row(struct souk_outbox_batch *out, const char *topic, int32_t partition,
 	yajl_gen_string(g, (const unsigned char *)reason, strlen(reason));
 	yajl_gen_map_close(g);
 	yajl_gen_get_buf(g, &headers, &hlen);
-	rc = souk_outbox_batch_add(out, result_id, topic, partition, offset, source_event_id,
-				   dlq_topic, key, key_len, value, len, (const char *)headers);
+	rc = souk_outbox_batch_add(out, result_id, topic, partition, offset,
+				   source_event_id, dlq_topic, key, key_len, value, len,
+				   (const char *)headers);
 	yajl_gen_free(g);
 	return rc;
 }
@@ -169,8 +198,9 @@ rt_dlq_row(struct souk_outbox_batch *out, const char *topic, int32_t partition,
 int
 souk_txn_dlq(struct souk_txn *t, const struct souk_pool_event *src, const char *reason)
 {
-	if (rt_dlq_row(&t->out, src->topic, src->partition, src->offset, NULL, 0, src->value,
-		       src->len, src->ev.event_id[0] ? src->ev.event_id : NULL, reason))
+	if (rt_dlq_row(&t->out, src->topic, src->partition, src->offset, NULL, 0,
+		       src->value, src->len,
+		       src->ev.event_id[0] ? src->ev.event_id : NULL, reason))
 		return -1;
 	t->ndlq++;
 	return 0;
@@ -182,7 +212,8 @@ static struct rt_part *
 rt_part_find(struct rt_thread *t, const char *topic, int32_t partition)
 {
 	for (size_t i = 0; i < t->nparts; i++)
-		if (t->parts[i].partition == partition && !strcmp(t->parts[i].topic, topic))
+		if (t->parts[i].partition == partition &&
+		    !strcmp(t->parts[i].topic, topic))
 			return &t->parts[i];
 	return NULL;
 }
@@ -210,14 +241,15 @@ rt_claim(struct rt_thread *t, const char *topic, int32_t partition)
 	for (;;) {
 		if (souk_kafka_watermarks(rk, topic, partition, &low, &high, 5000, errstr,
 					  sizeof(errstr)) == 0 &&
-		    souk_offsets_claim(t->pg, rt->group, topic, partition, low, &epoch, &next,
-				       errstr, sizeof(errstr)) == 0)
+		    souk_offsets_claim(t->pg, rt->group, topic, partition, low, &epoch,
+				       &next, errstr, sizeof(errstr)) == 0)
 			break;
 		SOUK_LOG_WARN("claim_failed", "topic=%s partition=%d error=%s", topic,
 			      (int)partition, errstr);
 		if (!rt_sleep(rt, backoff))
 			return RD_KAFKA_OFFSET_INVALID;
-		backoff = backoff * 2 > rt->backoff_max_ms ? rt->backoff_max_ms : backoff * 2;
+		backoff =
+		    backoff * 2 > rt->backoff_max_ms ? rt->backoff_max_ms : backoff * 2;
 	}
 	if (t->nparts == RT_MAX_PARTITIONS) {
 		SOUK_LOG_ERROR("too_many_partitions", "max=%d", RT_MAX_PARTITIONS);
@@ -231,8 +263,9 @@ rt_claim(struct rt_thread *t, const char *topic, int32_t partition)
 	p->pos = next;
 	snprintf(part, sizeof(part), "%" PRId32, partition);
 	p->lag = souk_metrics_series(rt->lag_family, (const char *const[]){topic, part});
-	SOUK_LOG_INFO("partition_claimed", "topic=%s partition=%d epoch=%" PRId64 " offset=%" PRId64,
-		      topic, (int)partition, epoch, next);
+	SOUK_LOG_INFO("partition_claimed",
+		      "topic=%s partition=%d epoch=%" PRId64 " offset=%" PRId64, topic,
+		      (int)partition, epoch, next);
 	return next;
 }
 
@@ -249,7 +282,8 @@ rt_on_rebalance(void *opaque, enum souk_kafka_rebalance event,
 
 		if (event == SOUK_KAFKA_ASSIGNED) {
 			if (p)
-				rt_part_drop(t, p); /* a stale entry from before: claim anew */
+				rt_part_drop(
+				    t, p); /* a stale entry from before: claim anew */
 			tp->offset = rt_claim(t, tp->topic, tp->partition);
 			if (tp->offset == RD_KAFKA_OFFSET_INVALID)
 				continue;
@@ -266,8 +300,8 @@ rt_on_rebalance(void *opaque, enum souk_kafka_rebalance event,
 		 * batches committed; the next owner publishes anything left. */
 		if (!atomic_load(&rt->stop))
 			souk_outbox_relay_own(rt->relay, tp->topic, tp->partition, 0);
-		SOUK_LOG_INFO("partition_released", "topic=%s partition=%d lost=%d", tp->topic,
-			      (int)tp->partition, event == SOUK_KAFKA_LOST);
+		SOUK_LOG_INFO("partition_released", "topic=%s partition=%d lost=%d",
+			      tp->topic, (int)tp->partition, event == SOUK_KAFKA_LOST);
 		rt_part_drop(t, p);
 	}
 }
@@ -287,10 +321,11 @@ static struct souk_offsets_range *
 rt_range(struct rt_batch *b, struct rt_part *p)
 {
 	for (size_t i = 0; i < b->nranges; i++)
-		if (b->ranges[i].partition == p->partition && !strcmp(b->ranges[i].topic, p->topic))
+		if (b->ranges[i].partition == p->partition &&
+		    !strcmp(b->ranges[i].topic, p->topic))
 			return &b->ranges[i];
-	b->ranges[b->nranges] = (struct souk_offsets_range){p->topic, p->partition, p->epoch,
-							      p->pos, p->pos};
+	b->ranges[b->nranges] =
+	    (struct souk_offsets_range){p->topic, p->partition, p->epoch, p->pos, p->pos};
 	return &b->ranges[b->nranges++];
 }
 
@@ -318,23 +353,23 @@ rt_batch_build(struct rt_thread *t, rd_kafka_message_t **msgs, int n, struct rt_
 		r->next = m->offset + 1;
 		souk_metrics_counter_add(t->rt->consumed, 1);
 		*e = (struct souk_pool_event){
-			.topic = topic,
-			.partition = m->partition,
-			.offset = m->offset,
-			.timestamp_ms = rd_kafka_message_timestamp(m, NULL),
-			.value = m->payload ? m->payload : "",
-			.len = m->len,
+		    .topic = topic,
+		    .partition = m->partition,
+		    .offset = m->offset,
+		    .timestamp_ms = rd_kafka_message_timestamp(m, NULL),
+		    .value = m->payload ? m->payload : "",
+		    .len = m->len,
 		};
 		e->status = souk_event_decode(e->value, e->len, &e->ev, &e->err);
 		if (e->status == SOUK_EVENT_OK || e->status == SOUK_EVENT_EFIELD) {
 			b->n++;
 			continue;
 		}
-		snprintf(reason, sizeof(reason), "%s: %s", souk_event_status_name(e->status),
-			 e->err.message);
-		if (rt_dlq_row(&b->dlq, topic, m->partition, m->offset, m->key, m->key_len,
-			       e->value, e->len, e->ev.event_id[0] ? e->ev.event_id : NULL,
-			       reason))
+		snprintf(reason, sizeof(reason), "%s: %s",
+			 souk_event_status_name(e->status), e->err.message);
+		if (rt_dlq_row(&b->dlq, topic, m->partition, m->offset, m->key,
+			       m->key_len, e->value, e->len,
+			       e->ev.event_id[0] ? e->ev.event_id : NULL, reason))
 			return -1;
 	}
 	return 0;
@@ -347,7 +382,8 @@ rt_batch_unfence(struct rt_thread *t, struct rt_batch *b)
 	size_t k = 0;
 
 	for (size_t i = 0; i < b->n; i++) {
-		struct rt_part *p = rt_part_find(t, b->events[i].topic, b->events[i].partition);
+		struct rt_part *p =
+		    rt_part_find(t, b->events[i].topic, b->events[i].partition);
 
 		if (p && !p->fenced)
 			b->events[k++] = b->events[i];
@@ -355,7 +391,8 @@ rt_batch_unfence(struct rt_thread *t, struct rt_batch *b)
 	b->n = k;
 	k = 0;
 	for (size_t i = 0; i < b->nranges; i++) {
-		struct rt_part *p = rt_part_find(t, b->ranges[i].topic, b->ranges[i].partition);
+		struct rt_part *p =
+		    rt_part_find(t, b->ranges[i].topic, b->ranges[i].partition);
 
 		if (p && !p->fenced)
 			b->ranges[k++] = b->ranges[i];
@@ -386,11 +423,12 @@ rt_find_fenced(struct rt_thread *t, struct rt_batch *b)
 	char errstr[512];
 
 	for (size_t i = 0; i < b->nranges; i++) {
-		struct rt_part *p = rt_part_find(t, b->ranges[i].topic, b->ranges[i].partition);
+		struct rt_part *p =
+		    rt_part_find(t, b->ranges[i].topic, b->ranges[i].partition);
 		int64_t epoch;
 
-		if (!p || souk_offsets_epoch(t->pg, t->rt->group, p->topic, p->partition, &epoch,
-					     errstr, sizeof(errstr)))
+		if (!p || souk_offsets_epoch(t->pg, t->rt->group, p->topic, p->partition,
+					     &epoch, errstr, sizeof(errstr)))
 			continue;
 		if (epoch == p->epoch)
 			continue;
@@ -416,7 +454,8 @@ rt_rollback(struct rt_thread *t)
 	souk_pg_rollback(t->pg, errstr, sizeof(errstr));
 }
 
-/* Copies the batch's DLQ rows (its undecodable messages) into the transaction's outbox. */
+/* Copies the batch's DLQ rows (its undecodable messages) into the transaction's outbox.
+ */
 static int
 rt_txn_add_dlq(struct souk_txn *txn, const struct rt_batch *b)
 {
@@ -424,11 +463,11 @@ rt_txn_add_dlq(struct souk_txn *txn, const struct rt_batch *b)
 	for (size_t i = 0; i < b->dlq.n; i++) {
 		const struct souk_outbox_row *r = &b->dlq.rows[i];
 
-		if (souk_outbox_batch_add(&txn->out, r->result_id, r->source_topic,
-					  r->source_partition, r->source_offset,
-					  r->source_event_id[0] ? r->source_event_id : NULL,
-					  r->topic, r->key, r->key_len, r->value, r->len,
-					  r->headers))
+		if (souk_outbox_batch_add(
+			&txn->out, r->result_id, r->source_topic, r->source_partition,
+			r->source_offset,
+			r->source_event_id[0] ? r->source_event_id : NULL, r->topic,
+			r->key, r->key_len, r->value, r->len, r->headers))
 			return -1;
 	}
 	return 0;
@@ -458,7 +497,8 @@ rt_attempt(struct rt_thread *t, struct rt_batch *b, bool isolated, bool *fenced)
 	if (rt_txn_add_dlq(txn, b))
 		goto oom;
 	if (!isolated) {
-		st = b->n ? rt->pool->apply(t->state, txn, b->events, b->n, errstr, sizeof(errstr))
+		st = b->n ? rt->pool->apply(t->state, txn, b->events, b->n, errstr,
+					    sizeof(errstr))
 			  : SOUK_POOL_OK;
 		if (st != SOUK_POOL_OK)
 			goto rollback;
@@ -469,24 +509,29 @@ rt_attempt(struct rt_thread *t, struct rt_batch *b, bool isolated, bool *fenced)
 			size_t mark = txn->out.n;
 			char reason[600];
 
-			if (souk_pg_savepoint(t->pg, "souk_event", errstr, sizeof(errstr)))
+			if (souk_pg_savepoint(t->pg, "souk_event", errstr,
+					      sizeof(errstr)))
 				goto rollback;
 			st = rt->pool->apply(t->state, txn, e, 1, errstr, sizeof(errstr));
 			if (st == SOUK_POOL_RETRY)
 				goto rollback;
 			if (st == SOUK_POOL_OK) {
 				applied++;
-				if (souk_pg_release(t->pg, "souk_event", errstr, sizeof(errstr)))
+				if (souk_pg_release(t->pg, "souk_event", errstr,
+						    sizeof(errstr)))
 					goto rollback;
 				continue;
 			}
 			/* This event cannot be applied: undo its part, DLQ it, go on. */
-			SOUK_LOG_WARN("event_failed", "topic=%s partition=%d offset=%" PRId64
-				      " error=%s", e->topic, (int)e->partition, e->offset, errstr);
+			SOUK_LOG_WARN("event_failed",
+				      "topic=%s partition=%d offset=%" PRId64 " error=%s",
+				      e->topic, (int)e->partition, e->offset, errstr);
 			snprintf(reason, sizeof(reason), "apply: %s", errstr);
 			souk_outbox_batch_truncate(&txn->out, mark);
-			if (souk_pg_rollback_to(t->pg, "souk_event", errstr, sizeof(errstr)) ||
-			    souk_pg_release(t->pg, "souk_event", errstr, sizeof(errstr))) {
+			if (souk_pg_rollback_to(t->pg, "souk_event", errstr,
+						sizeof(errstr)) ||
+			    souk_pg_release(t->pg, "souk_event", errstr,
+					    sizeof(errstr))) {
 				st = SOUK_POOL_RETRY;
 				goto rollback;
 			}
@@ -499,12 +544,13 @@ rt_attempt(struct rt_thread *t, struct rt_batch *b, bool isolated, bool *fenced)
 	if (souk_outbox_insert(t->pg, &txn->out, errstr, sizeof(errstr)))
 		goto rollback;
 	t_offsets = rt_now();
-	if (souk_offsets_advance(t->pg, rt->group, b->ranges, b->nranges, &advanced, errstr,
-				 sizeof(errstr)))
+	if (souk_offsets_advance(t->pg, rt->group, b->ranges, b->nranges, &advanced,
+				 errstr, sizeof(errstr)))
 		goto rollback;
 	if (advanced < b->nranges) {
 		*fenced = true;
-		snprintf(errstr, sizeof(errstr), "a partition was claimed by another consumer");
+		snprintf(errstr, sizeof(errstr),
+			 "a partition was claimed by another consumer");
 		goto rollback;
 	}
 	t_commit = rt_now();
@@ -528,8 +574,9 @@ after:
 	if (rt->pool->after)
 		rt->pool->after(t->state, 0);
 	if (!*fenced)
-		SOUK_LOG_WARN("batch_rolled_back", "events=%zu isolated=%d next=%s error=%s", b->n,
-			      isolated, st == SOUK_POOL_FAIL ? "isolate" : "retry", errstr);
+		SOUK_LOG_WARN("batch_rolled_back",
+			      "events=%zu isolated=%d next=%s error=%s", b->n, isolated,
+			      st == SOUK_POOL_FAIL ? "isolate" : "retry", errstr);
 	return st;
 }
 
@@ -541,17 +588,18 @@ rt_committed(struct rt_thread *t, struct rt_batch *b)
 	char errstr[256];
 
 	for (size_t i = 0; i < b->nranges; i++) {
-		struct rt_part *p = rt_part_find(t, b->ranges[i].topic, b->ranges[i].partition);
+		struct rt_part *p =
+		    rt_part_find(t, b->ranges[i].topic, b->ranges[i].partition);
 		int64_t low, high;
 
 		if (!p)
 			continue;
 		p->pos = b->ranges[i].next;
-		if (souk_kafka_consumer_store_offset(t->consumer, p->topic, p->partition, p->pos,
-						     errstr, sizeof(errstr)) == 0)
+		if (souk_kafka_consumer_store_offset(t->consumer, p->topic, p->partition,
+						     p->pos, errstr, sizeof(errstr)) == 0)
 			t->uncommitted = true;
-		if (rd_kafka_get_watermark_offsets(rk, p->topic, p->partition, &low, &high) ==
-			    RD_KAFKA_RESP_ERR_NO_ERROR &&
+		if (rd_kafka_get_watermark_offsets(rk, p->topic, p->partition, &low,
+						   &high) == RD_KAFKA_RESP_ERR_NO_ERROR &&
 		    high >= p->pos)
 			souk_metrics_gauge_set(p->lag, (double)(high - p->pos));
 	}
@@ -580,7 +628,8 @@ rt_process(struct rt_thread *t, rd_kafka_message_t **msgs, int n)
 
 		if (st == SOUK_POOL_OK) {
 			rt_committed(t, &b);
-			souk_metrics_histogram_observe(rt->batch_seconds, rt_now() - start);
+			souk_metrics_histogram_observe(rt->batch_seconds,
+						       rt_now() - start);
 			break;
 		}
 		if (fenced) {
@@ -596,7 +645,8 @@ rt_process(struct rt_thread *t, rd_kafka_message_t **msgs, int n)
 		souk_metrics_counter_add(rt->retried, 1);
 		if (!rt_sleep(rt, backoff))
 			break;
-		backoff = backoff * 2 > rt->backoff_max_ms ? rt->backoff_max_ms : backoff * 2;
+		backoff =
+		    backoff * 2 > rt->backoff_max_ms ? rt->backoff_max_ms : backoff * 2;
 	}
 out:
 	free(b.events);
@@ -615,9 +665,9 @@ rt_tick(struct rt_thread *t)
 
 	for (size_t i = 0; i < t->nparts; i++)
 		if (!t->parts[i].fenced)
-			ranges[n++] = (struct souk_offsets_range){t->parts[i].topic,
-								  t->parts[i].partition,
-								  t->parts[i].epoch, 0, 0};
+			ranges[n++] = (struct souk_offsets_range){
+			    t->parts[i].topic, t->parts[i].partition, t->parts[i].epoch,
+			    0, 0};
 	if (n == 0)
 		return;
 	souk_outbox_batch_truncate(&t->txn.out, 0);
@@ -626,11 +676,13 @@ rt_tick(struct rt_thread *t)
 		goto rollback;
 	st = rt->pool->tick(t->state, &t->txn, errstr, sizeof(errstr));
 	if (st != SOUK_POOL_OK ||
-	    souk_offsets_hold(t->pg, rt->group, ranges, n, &held, errstr, sizeof(errstr)) ||
+	    souk_offsets_hold(t->pg, rt->group, ranges, n, &held, errstr,
+			      sizeof(errstr)) ||
 	    souk_outbox_insert(t->pg, &t->txn.out, errstr, sizeof(errstr)))
 		goto rollback;
 	if (held < n) {
-		snprintf(errstr, sizeof(errstr), "a partition was claimed by another consumer");
+		snprintf(errstr, sizeof(errstr),
+			 "a partition was claimed by another consumer");
 		goto rollback;
 	}
 	if (souk_pg_commit(t->pg, errstr, sizeof(errstr)))
@@ -661,18 +713,18 @@ rt_thread_open(struct rt_thread *t, char *errstr, size_t errstr_size)
 
 	while (topics[ntopics])
 		ntopics++;
-	t->pg = souk_pg_connect(souk_config_get_string(rt->config, "pg.dsn"), 30000, errstr,
-				errstr_size);
+	t->pg = souk_pg_connect(souk_config_get_string(rt->config, "pg.dsn"), 30000,
+				errstr, errstr_size);
 	if (!t->pg || souk_offsets_prepare(t->pg, errstr, errstr_size) ||
 	    souk_outbox_prepare(t->pg, errstr, errstr_size))
 		return -1;
 	if (rt->pool->open && rt->pool->open(&t->state, &env, t->pg, errstr, errstr_size))
 		return -1;
-	t->consumer = souk_kafka_consumer_new(souk_config_get_string(rt->config, "kafka.brokers"),
-					      rt->group, rt->props, rt->nprops, rt_on_rebalance, t,
-					      errstr, errstr_size);
-	if (!t->consumer ||
-	    souk_kafka_consumer_subscribe(t->consumer, topics, ntopics, errstr, errstr_size))
+	t->consumer = souk_kafka_consumer_new(
+	    souk_config_get_string(rt->config, "kafka.brokers"), rt->group, rt->props,
+	    rt->nprops, rt_on_rebalance, t, errstr, errstr_size);
+	if (!t->consumer || souk_kafka_consumer_subscribe(t->consumer, topics, ntopics,
+							  errstr, errstr_size))
 		return -1;
 	return 0;
 }
@@ -722,12 +774,14 @@ rt_thread_main(void *arg)
 		double now;
 
 		if (n == SOUK_KAFKA_FATAL) {
-			SOUK_LOG_ERROR("consumer_fatal", "thread=%d error=%s", t->index, errstr);
+			SOUK_LOG_ERROR("consumer_fatal", "thread=%d error=%s", t->index,
+				       errstr);
 			t->failed = true;
 			break;
 		}
 		if (n == SOUK_KAFKA_ERROR)
-			SOUK_LOG_WARN("consumer_error", "thread=%d error=%s", t->index, errstr);
+			SOUK_LOG_WARN("consumer_error", "thread=%d error=%s", t->index,
+				      errstr);
 		if (n > 0) {
 			rt_process(t, msgs, n);
 			for (int i = 0; i < n; i++)
@@ -738,9 +792,12 @@ rt_thread_main(void *arg)
 			rt_tick(t);
 			t->last_tick = now;
 		}
-		if (t->uncommitted && (now - t->last_kafka_commit) * 1000 >= rt->commit_ms) {
-			/* PostgreSQL holds the truth; this is for Kafka's own lag tools. */
-			if (souk_kafka_consumer_commit(t->consumer, NULL, errstr, sizeof(errstr)))
+		if (t->uncommitted &&
+		    (now - t->last_kafka_commit) * 1000 >= rt->commit_ms) {
+			/* PostgreSQL holds the truth; this is for Kafka's own lag tools.
+			 */
+			if (souk_kafka_consumer_commit(t->consumer, NULL, errstr,
+						       sizeof(errstr)))
 				SOUK_LOG_DEBUG("kafka_commit_failed", "error=%s", errstr);
 			t->uncommitted = false;
 			t->last_kafka_commit = now;
@@ -775,37 +832,47 @@ rt_metrics_new(struct souk_runtime *rt, char *errstr, size_t errstr_size)
 	struct souk_metrics_family *events, *batches, *seconds, *phases;
 
 	events = souk_metrics_register_counter(
-		m, "souk_worker_events_total", "Events by outcome: consumed, applied, dlq.",
-		(const char *const[]){"pool", "outcome", NULL}, errstr, errstr_size);
+	    m, "souk_worker_events_total", "Events by outcome: consumed, applied, dlq.",
+	    (const char *const[]){"pool", "outcome", NULL}, errstr, errstr_size);
 	batches = souk_metrics_register_counter(
-		m, "souk_worker_batches_total",
-		"Batch attempts: committed, retried, fenced (a zombie's), isolated.",
-		(const char *const[]){"pool", "result", NULL}, errstr, errstr_size);
+	    m, "souk_worker_batches_total",
+	    "Batch attempts: committed, retried, fenced (a zombie's), isolated.",
+	    (const char *const[]){"pool", "result", NULL}, errstr, errstr_size);
 	seconds = souk_metrics_register_histogram(
-		m, "souk_worker_batch_seconds", "Time from a batch polled to its commit.",
-		(const char *const[]){"pool", NULL}, bounds, sizeof(bounds) / sizeof(*bounds),
-		errstr, errstr_size);
+	    m, "souk_worker_batch_seconds", "Time from a batch polled to its commit.",
+	    (const char *const[]){"pool", NULL}, bounds, sizeof(bounds) / sizeof(*bounds),
+	    errstr, errstr_size);
 	phases = souk_metrics_register_histogram(
-		m, "souk_worker_phase_seconds",
-		"A committed batch's time by phase: apply (the pool), outbox, offsets, commit.",
-		(const char *const[]){"pool", "phase", NULL}, bounds,
-		sizeof(bounds) / sizeof(*bounds), errstr, errstr_size);
+	    m, "souk_worker_phase_seconds",
+	    "A committed batch's time by phase: apply (the pool), outbox, offsets, "
+	    "commit.",
+	    (const char *const[]){"pool", "phase", NULL}, bounds,
+	    sizeof(bounds) / sizeof(*bounds), errstr, errstr_size);
 	rt->lag_family = souk_metrics_register_gauge(
-		m, "souk_worker_lag", "Messages behind the high watermark, per owned partition.",
-		(const char *const[]){"topic", "partition", NULL}, errstr, errstr_size);
+	    m, "souk_worker_lag",
+	    "Messages behind the high watermark, per owned partition.",
+	    (const char *const[]){"topic", "partition", NULL}, errstr, errstr_size);
 	if (!events || !batches || !seconds || !phases || !rt->lag_family)
 		return -1;
-	rt->phase_apply = souk_metrics_series(phases, (const char *const[]){pool, "apply"});
-	rt->phase_outbox = souk_metrics_series(phases, (const char *const[]){pool, "outbox"});
-	rt->phase_offsets = souk_metrics_series(phases, (const char *const[]){pool, "offsets"});
-	rt->phase_commit = souk_metrics_series(phases, (const char *const[]){pool, "commit"});
-	rt->consumed = souk_metrics_series(events, (const char *const[]){pool, "consumed"});
+	rt->phase_apply =
+	    souk_metrics_series(phases, (const char *const[]){pool, "apply"});
+	rt->phase_outbox =
+	    souk_metrics_series(phases, (const char *const[]){pool, "outbox"});
+	rt->phase_offsets =
+	    souk_metrics_series(phases, (const char *const[]){pool, "offsets"});
+	rt->phase_commit =
+	    souk_metrics_series(phases, (const char *const[]){pool, "commit"});
+	rt->consumed =
+	    souk_metrics_series(events, (const char *const[]){pool, "consumed"});
 	rt->applied = souk_metrics_series(events, (const char *const[]){pool, "applied"});
 	rt->dlq = souk_metrics_series(events, (const char *const[]){pool, "dlq"});
-	rt->committed = souk_metrics_series(batches, (const char *const[]){pool, "committed"});
-	rt->retried = souk_metrics_series(batches, (const char *const[]){pool, "retried"});
+	rt->committed =
+	    souk_metrics_series(batches, (const char *const[]){pool, "committed"});
+	rt->retried =
+	    souk_metrics_series(batches, (const char *const[]){pool, "retried"});
 	rt->fenced = souk_metrics_series(batches, (const char *const[]){pool, "fenced"});
-	rt->isolated = souk_metrics_series(batches, (const char *const[]){pool, "isolated"});
+	rt->isolated =
+	    souk_metrics_series(batches, (const char *const[]){pool, "isolated"});
 	rt->batch_seconds = souk_metrics_series(seconds, (const char *const[]){pool});
 	return 0;
 }
@@ -828,7 +895,8 @@ souk_runtime_new(const struct souk_pool *pool, const struct souk_config *config,
 	rt->batch_max = (int)souk_config_get_int(config, "worker.batch_max");
 	rt->poll_ms = (int)souk_config_get_duration_ms(config, "worker.poll_timeout");
 	rt->commit_ms = souk_config_get_duration_ms(config, "worker.commit_interval");
-	rt->backoff_max_ms = souk_config_get_duration_ms(config, "worker.retry_backoff_max");
+	rt->backoff_max_ms =
+	    souk_config_get_duration_ms(config, "worker.retry_backoff_max");
 	rt->metrics = souk_metrics_new();
 	if (!rt->group || !rt->metrics) {
 		snprintf(errstr, errstr_size, "out of memory");
@@ -840,17 +908,18 @@ souk_runtime_new(const struct souk_pool *pool, const struct souk_config *config,
 	}
 	if (rt_metrics_new(rt, errstr, errstr_size))
 		goto fail;
-	rt->http = souk_http_new(souk_config_get_string(config, "http.listen"), rt->metrics,
-				 errstr, errstr_size);
+	rt->http = souk_http_new(souk_config_get_string(config, "http.listen"),
+				 rt->metrics, errstr, errstr_size);
 	if (!rt->http)
 		goto fail;
 	relay = (struct souk_outbox_relay_conf){
-		.dsn = souk_config_get_string(config, "pg.dsn"),
-		.brokers = souk_config_get_string(config, "kafka.brokers"),
-		.props = rt->props,
-		.nprops = rt->nprops,
-		.retention_ms = souk_config_get_duration_ms(config, "worker.outbox_retention"),
-		.metrics = rt->metrics,
+	    .dsn = souk_config_get_string(config, "pg.dsn"),
+	    .brokers = souk_config_get_string(config, "kafka.brokers"),
+	    .props = rt->props,
+	    .nprops = rt->nprops,
+	    .retention_ms =
+		souk_config_get_duration_ms(config, "worker.outbox_retention"),
+	    .metrics = rt->metrics,
 	};
 	rt->relay = souk_outbox_relay_new(&relay, errstr, errstr_size);
 	if (!rt->relay)
@@ -863,15 +932,17 @@ souk_runtime_new(const struct souk_pool *pool, const struct souk_config *config,
 	for (int i = 0; i < rt->nthreads; i++) {
 		rt->threads[i].rt = rt;
 		rt->threads[i].index = i;
-		if (pthread_create(&rt->threads[i].thread, NULL, rt_thread_main, &rt->threads[i])) {
-			snprintf(errstr, errstr_size, "could not start worker thread %d", i);
+		if (pthread_create(&rt->threads[i].thread, NULL, rt_thread_main,
+				   &rt->threads[i])) {
+			snprintf(errstr, errstr_size, "could not start worker thread %d",
+				 i);
 			rt->nthreads = i;
 			souk_runtime_stop(rt);
 			return NULL;
 		}
 	}
-	SOUK_LOG_INFO("worker_started", "pool=%s group=%s threads=%d http_port=%u", pool->name,
-		      rt->group, rt->nthreads, souk_http_port(rt->http));
+	SOUK_LOG_INFO("worker_started", "pool=%s group=%s threads=%d http_port=%u",
+		      pool->name, rt->group, rt->nthreads, souk_http_port(rt->http));
 	return rt;
 fail:
 	souk_outbox_relay_destroy(rt->relay, 0);
@@ -900,9 +971,8 @@ souk_runtime_stop(struct souk_runtime *rt)
 		pthread_join(rt->threads[i].thread, NULL);
 		failed += rt->threads[i].failed;
 	}
-	souk_outbox_relay_destroy(rt->relay,
-				  (int)souk_config_get_duration_ms(rt->config,
-								   "worker.drain_timeout"));
+	souk_outbox_relay_destroy(rt->relay, (int)souk_config_get_duration_ms(
+						 rt->config, "worker.drain_timeout"));
 	souk_http_destroy(rt->http);
 	souk_metrics_destroy(rt->metrics);
 	free(rt->threads);

@@ -35,13 +35,14 @@ worker_usage(FILE *out, const struct souk_config_def *const *tables)
 	fprintf(out, "usage: souk-worker <pool> [options]\n\npools:");
 	for (size_t i = 0; worker_pools[i]; i++)
 		fprintf(out, " %s", worker_pools[i]->name);
-	fprintf(out, "\n\n"
-		     "  -t, --threads N      consumer threads (worker.threads)\n"
-		     "  -g, --group G        consumer group (default: the pool's)\n"
-		     "  -c, --config FILE    read \"key = value\" lines from FILE\n"
-		     "  -X, --set KEY=VALUE  set one key (kafka.* keys go to librdkafka)\n"
-		     "  -h, --help           this help\n"
-		     "  -V, --version        print the version\n");
+	fprintf(out,
+		"\n\n"
+		"  -t, --threads N      consumer threads (worker.threads)\n"
+		"  -g, --group G        consumer group (default: the pool's)\n"
+		"  -c, --config FILE    read \"key = value\" lines from FILE\n"
+		"  -X, --set KEY=VALUE  set one key (kafka.* keys go to librdkafka)\n"
+		"  -h, --help           this help\n"
+		"  -V, --version        print the version\n");
 	if (tables) {
 		fprintf(out, "\nkeys:\n");
 		souk_config_help(tables, out);
@@ -52,15 +53,19 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"threads", required_argument, NULL, 't'}, {"group", required_argument, NULL, 'g'},
-		{"config", required_argument, NULL, 'c'},  {"set", required_argument, NULL, 'X'},
-		{"help", no_argument, NULL, 'h'},	   {"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"threads", required_argument, NULL, 't'},
+	    {"group", required_argument, NULL, 'g'},
+	    {"config", required_argument, NULL, 'c'},
+	    {"set", required_argument, NULL, 'X'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char **sets = calloc((size_t)argc + 2, sizeof(*sets));
 	const char *config_path = NULL, *group = NULL;
 	const struct souk_pool *pool = NULL;
-	const struct souk_config_def *tables[4] = {souk_config_common, souk_runtime_config};
+	const struct souk_config_def *tables[4] = {souk_config_common,
+						   souk_runtime_config};
 	struct souk_config *cfg = NULL;
 	struct souk_runtime *rt = NULL;
 	enum souk_log_level level;
@@ -74,7 +79,8 @@ main(int argc, char **argv)
 	while ((c = getopt_long(argc, argv, "t:g:c:X:hV", opts, NULL)) != -1) {
 		switch (c) {
 		case 't':
-			snprintf(threads_set, sizeof(threads_set), "worker.threads=%s", optarg);
+			snprintf(threads_set, sizeof(threads_set), "worker.threads=%s",
+				 optarg);
 			sets[n_sets++] = threads_set;
 			break;
 		case 'g':
@@ -119,12 +125,14 @@ main(int argc, char **argv)
 		goto out;
 	}
 	cfg = souk_config_new(tables, errstr, sizeof(errstr));
-	if (!cfg || souk_config_load(cfg, config_path, n_sets, sets, errstr, sizeof(errstr))) {
+	if (!cfg ||
+	    souk_config_load(cfg, config_path, n_sets, sets, errstr, sizeof(errstr))) {
 		fprintf(stderr, "error: %s\n", cfg ? errstr : "out of memory");
 		rc = 2;
 		goto out;
 	}
-	if (souk_log_level_from_name(souk_config_get_string(cfg, "log.level"), &level) == 0)
+	if (souk_log_level_from_name(souk_config_get_string(cfg, "log.level"), &level) ==
+	    0)
 		souk_log_set_level(level);
 
 	/* Before the runtime's threads start: they inherit the signal mask. */

@@ -5,11 +5,10 @@
  *   souk-admin topics [--partitions N] [--replication R]
  *                                             create every souk topic in one CreateTopics
  *                                             request; existing topics are left alone
- *   souk-admin list [--json]                  the souk topics with partitions and settings
- *   souk-admin tail [--group G] [--count N] [--timeout S] TOPIC...
- *                                             consume TOPICs in group G (default
- *                                             souk-tail), decode each event with the
- *                                             codec and print one line per message
+ *   souk-admin list [--json]                  the souk topics with partitions and
+ * settings souk-admin tail [--group G] [--count N] [--timeout S] TOPIC... consume TOPICs
+ * in group G (default souk-tail), decode each event with the codec and print one line per
+ * message
  *
  * Exit status: 0 success, 1 failure, 2 usage error. librdkafka's own log is off:
  * failures are reported once, by the command that saw them.
@@ -38,46 +37,49 @@ struct admin_topic {
 };
 
 static const struct admin_topic admin_topics[] = {
-	{"orders", 1, {NULL}},
-	{"order-results", 0, {NULL}},
-	/* 24 h: payment idempotency keys are kept at least this long (DESIGN.md). */
-	{"payments", 1, {"retention.ms", "86400000", NULL}},
-	{"payment-results", 0, {NULL}},
-	/* Personal data: one hour, in 10-minute segments so old ones really go. */
-	{"locations", 1, {"retention.ms", "3600000", "segment.ms", "600000", NULL}},
-	/* ride-requests and ride-events share a partition count: one request's whole
-	 * life runs on one consumer. Every topic here gets the same count. */
-	{"ride-requests", 1, {NULL}},
-	{"ride-matches", 0, {NULL}},
-	{"ride-events", 1, {NULL}},
-	/* Latest multiplier per cell. */
-	{"surge", 0, {"cleanup.policy", "compact", NULL}},
+    {"orders", 1, {NULL}},
+    {"order-results", 0, {NULL}},
+    /* 24 h: payment idempotency keys are kept at least this long (DESIGN.md). */
+    {"payments", 1, {"retention.ms", "86400000", NULL}},
+    {"payment-results", 0, {NULL}},
+    /* Personal data: one hour, in 10-minute segments so old ones really go. */
+    {"locations", 1, {"retention.ms", "3600000", "segment.ms", "600000", NULL}},
+    /* ride-requests and ride-events share a partition count: one request's whole
+     * life runs on one consumer. Every topic here gets the same count. */
+    {"ride-requests", 1, {NULL}},
+    {"ride-matches", 0, {NULL}},
+    {"ride-events", 1, {NULL}},
+    /* Latest multiplier per cell. */
+    {"surge", 0, {"cleanup.policy", "compact", NULL}},
 };
 #define ADMIN_NTOPICS (sizeof(admin_topics) / sizeof(admin_topics[0]))
 
 static void
 admin_usage(FILE *out)
 {
-	fprintf(out,
-		"usage: souk-admin [-b BROKERS] <command> [options]\n"
-		"\n"
-		"commands:\n"
-		"  wait [--timeout S]        wait until the cluster answers (default 60 s)\n"
-		"  topics [--partitions N] [--replication R]\n"
-		"                            create every souk topic (and .dlq topics) in one\n"
-		"                            request; existing ones are kept (default 6, 1)\n"
-		"  list [--json]             print the souk topics and their partition counts\n"
-		"  tail [--group G] [--count N] [--timeout S] TOPIC...\n"
-		"                            consume in group G (default souk-tail; offsets\n"
-		"                            are committed, so a second run shows only new\n"
-		"                            events) and print each event decoded; stops\n"
-		"                            after N events or S seconds without one\n"
-		"\n"
-		"options:\n"
-		"  -b, --brokers LIST        bootstrap servers (env SOUK_KAFKA_BROKERS,\n"
-		"                            default 127.0.0.1:19092)\n"
-		"  -h, --help                this help\n"
-		"  -V, --version             print the version\n");
+	fprintf(
+	    out,
+	    "usage: souk-admin [-b BROKERS] <command> [options]\n"
+	    "\n"
+	    "commands:\n"
+	    "  wait [--timeout S]        wait until the cluster answers (default 60 s)\n"
+	    "  topics [--partitions N] [--replication R]\n"
+	    "                            create every souk topic (and .dlq topics) in "
+	    "one\n"
+	    "                            request; existing ones are kept (default 6, 1)\n"
+	    "  list [--json]             print the souk topics and their partition "
+	    "counts\n"
+	    "  tail [--group G] [--count N] [--timeout S] TOPIC...\n"
+	    "                            consume in group G (default souk-tail; offsets\n"
+	    "                            are committed, so a second run shows only new\n"
+	    "                            events) and print each event decoded; stops\n"
+	    "                            after N events or S seconds without one\n"
+	    "\n"
+	    "options:\n"
+	    "  -b, --brokers LIST        bootstrap servers (env SOUK_KAFKA_BROKERS,\n"
+	    "                            default 127.0.0.1:19092)\n"
+	    "  -h, --help                this help\n"
+	    "  -V, --version             print the version\n");
 }
 
 static rd_kafka_t *
@@ -87,8 +89,9 @@ admin_client_new(const char *brokers, char *errstr, size_t errstr_size)
 	rd_kafka_t *rk = NULL;
 
 	if (rd_kafka_conf_set(conf, "bootstrap.servers", brokers, errstr, errstr_size) !=
-		    RD_KAFKA_CONF_OK ||
-	    rd_kafka_conf_set(conf, "log_level", "0", errstr, errstr_size) != RD_KAFKA_CONF_OK)
+		RD_KAFKA_CONF_OK ||
+	    rd_kafka_conf_set(conf, "log_level", "0", errstr, errstr_size) !=
+		RD_KAFKA_CONF_OK)
 		goto out;
 	rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, errstr, errstr_size);
 	if (rk)
@@ -136,7 +139,7 @@ admin_create_topics(rd_kafka_t *rk, int partitions, int replication)
 	char min_isr[16];
 	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
 	rd_kafka_AdminOptions_t *opts =
-		rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
+	    rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_CREATETOPICS);
 	rd_kafka_event_t *ev = NULL;
 	int rc = -1;
 
@@ -156,7 +159,8 @@ admin_create_topics(rd_kafka_t *rk, int partitions, int replication)
 			nt = rd_kafka_NewTopic_new(name, partitions, replication, errstr,
 						   sizeof(errstr));
 			if (!nt) {
-				fprintf(stderr, "error: could not describe topic \"%s\": %s\n",
+				fprintf(stderr,
+					"error: could not describe topic \"%s\": %s\n",
 					name, errstr);
 				goto out;
 			}
@@ -172,7 +176,8 @@ admin_create_topics(rd_kafka_t *rk, int partitions, int replication)
 	rd_kafka_CreateTopics(rk, newt, n, opts, q);
 	ev = rd_kafka_queue_poll(q, 60000);
 	if (!ev) {
-		fprintf(stderr, "error: could not create topics: no answer within 60 s\n");
+		fprintf(stderr,
+			"error: could not create topics: no answer within 60 s\n");
 		goto out;
 	}
 	if (rd_kafka_event_error(ev)) {
@@ -181,9 +186,11 @@ admin_create_topics(rd_kafka_t *rk, int partitions, int replication)
 		goto out;
 	}
 
-	const rd_kafka_CreateTopics_result_t *res = rd_kafka_event_CreateTopics_result(ev);
+	const rd_kafka_CreateTopics_result_t *res =
+	    rd_kafka_event_CreateTopics_result(ev);
 	size_t nres = 0;
-	const rd_kafka_topic_result_t **tres = rd_kafka_CreateTopics_result_topics(res, &nres);
+	const rd_kafka_topic_result_t **tres =
+	    rd_kafka_CreateTopics_result_topics(res, &nres);
 	int created = 0, existed = 0, failed = 0;
 
 	for (size_t i = 0; i < nres; i++) {
@@ -200,7 +207,8 @@ admin_create_topics(rd_kafka_t *rk, int partitions, int replication)
 				rd_kafka_topic_result_error_string(tres[i]));
 		}
 	}
-	printf("topics: %d created, %d already there, %d failed\n", created, existed, failed);
+	printf("topics: %d created, %d already there, %d failed\n", created, existed,
+	       failed);
 	rc = failed ? -1 : 0;
 out:
 	if (ev)
@@ -222,7 +230,8 @@ admin_list(rd_kafka_t *rk, int json)
 	int missing = 0;
 
 	if (err) {
-		fprintf(stderr, "error: could not read metadata: %s\n", rd_kafka_err2str(err));
+		fprintf(stderr, "error: could not read metadata: %s\n",
+			rd_kafka_err2str(err));
 		return -1;
 	}
 	if (json)
@@ -235,12 +244,13 @@ admin_list(rd_kafka_t *rk, int json)
 			snprintf(name, sizeof(name), "%s%s", admin_topics[i].name,
 				 dlq ? ".dlq" : "");
 			for (int t = 0; t < md->topic_cnt; t++)
-				if (!strcmp(md->topics[t].topic, name) && !md->topics[t].err)
+				if (!strcmp(md->topics[t].topic, name) &&
+				    !md->topics[t].err)
 					parts = md->topics[t].partition_cnt;
 			missing += parts < 0;
 			if (json)
-				printf("%s{\"topic\":\"%s\",\"partitions\":%d}", first ? "" : ",",
-				       name, parts);
+				printf("%s{\"topic\":\"%s\",\"partitions\":%d}",
+				       first ? "" : ",", name, parts);
 			else if (parts < 0)
 				printf("%-22s missing\n", name);
 			else
@@ -263,19 +273,21 @@ admin_tail(const char *brokers, const char *group, const char *const *topics,
 	   size_t ntopics, long count, int idle_s)
 {
 	char errstr[512];
-	struct souk_kafka_consumer *c =
-		souk_kafka_consumer_new(brokers, group, NULL, 0, NULL, NULL, errstr, sizeof(errstr));
+	struct souk_kafka_consumer *c = souk_kafka_consumer_new(
+	    brokers, group, NULL, 0, NULL, NULL, errstr, sizeof(errstr));
 	long printed = 0;
 	time_t last = time(NULL);
 
-	if (!c || souk_kafka_consumer_subscribe(c, topics, ntopics, errstr, sizeof(errstr))) {
+	if (!c ||
+	    souk_kafka_consumer_subscribe(c, topics, ntopics, errstr, sizeof(errstr))) {
 		fprintf(stderr, "error: could not consume: %s\n", errstr);
 		souk_kafka_consumer_destroy(c);
 		return -1;
 	}
 	while ((count == 0 || printed < count) && time(NULL) - last < idle_s) {
 		rd_kafka_message_t *msgs[64];
-		int n = souk_kafka_consumer_poll(c, msgs, 64, 200, errstr, sizeof(errstr));
+		int n =
+		    souk_kafka_consumer_poll(c, msgs, 64, 200, errstr, sizeof(errstr));
 
 		if (n == SOUK_KAFKA_FATAL) {
 			fprintf(stderr, "error: %s\n", errstr);
@@ -286,17 +298,19 @@ admin_tail(const char *brokers, const char *group, const char *const *topics,
 			souk_event_t ev;
 			souk_event_error_t err;
 			souk_event_status_t st =
-				souk_event_decode(m->payload, m->len, &ev, &err);
+			    souk_event_decode(m->payload, m->len, &ev, &err);
 
 			printf("%s[%d]@%lld key=%.*s %s event_id=%s %s%s%s\n",
-			       rd_kafka_topic_name(m->rkt), (int)m->partition, (long long)m->offset,
-			       (int)m->key_len, m->key ? (const char *)m->key : "",
+			       rd_kafka_topic_name(m->rkt), (int)m->partition,
+			       (long long)m->offset, (int)m->key_len,
+			       m->key ? (const char *)m->key : "",
 			       ev.type ? souk_event_type_name(ev.type) : "?",
-			       ev.event_id[0] ? ev.event_id : "?", souk_event_status_name(st),
-			       st ? ": " : "", st ? err.message : "");
+			       ev.event_id[0] ? ev.event_id : "?",
+			       souk_event_status_name(st), st ? ": " : "",
+			       st ? err.message : "");
 			souk_kafka_consumer_store_offset(c, rd_kafka_topic_name(m->rkt),
-							 m->partition, m->offset + 1, errstr,
-							 sizeof(errstr));
+							 m->partition, m->offset + 1,
+							 errstr, sizeof(errstr));
 			rd_kafka_message_destroy(m);
 			printed++;
 			last = time(NULL);
@@ -319,7 +333,8 @@ admin_parse_int(const char *s, const char *what, int min, int max, int *out)
 	errno = 0;
 	v = strtol(s, &end, 10);
 	if (errno || *s == '\0' || *end != '\0' || v < min || v > max) {
-		fprintf(stderr, "error: %s: must be an integer between %d and %d, got \"%s\"\n",
+		fprintf(stderr,
+			"error: %s: must be an integer between %d and %d, got \"%s\"\n",
 			what, min, max, s);
 		return -1;
 	}
@@ -331,16 +346,16 @@ int
 main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{"brokers", required_argument, NULL, 'b'},
-		{"timeout", required_argument, NULL, 't'},
-		{"partitions", required_argument, NULL, 'p'},
-		{"replication", required_argument, NULL, 'r'},
-		{"json", no_argument, NULL, 'j'},
-		{"group", required_argument, NULL, 'g'},
-		{"count", required_argument, NULL, 'n'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"brokers", required_argument, NULL, 'b'},
+	    {"timeout", required_argument, NULL, 't'},
+	    {"partitions", required_argument, NULL, 'p'},
+	    {"replication", required_argument, NULL, 'r'},
+	    {"json", no_argument, NULL, 'j'},
+	    {"group", required_argument, NULL, 'g'},
+	    {"count", required_argument, NULL, 'n'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	const char *brokers = getenv("SOUK_KAFKA_BROKERS");
 	int timeout_s = -1, partitions = 6, replication = 1, json = 0, count = 0;
@@ -362,7 +377,8 @@ main(int argc, char **argv)
 				return ADMIN_EXIT_USAGE;
 			break;
 		case 'p':
-			if (admin_parse_int(optarg, "--partitions", 1, 10000, &partitions))
+			if (admin_parse_int(optarg, "--partitions", 1, 10000,
+					    &partitions))
 				return ADMIN_EXIT_USAGE;
 			break;
 		case 'r':
@@ -403,9 +419,9 @@ main(int argc, char **argv)
 			fprintf(stderr, "error: tail: name at least one topic\n");
 			return ADMIN_EXIT_USAGE;
 		}
-		printed = admin_tail(brokers, group, (const char *const *)argv + optind + 1,
-				     (size_t)(argc - optind - 1), count,
-				     timeout_s < 0 ? 5 : timeout_s);
+		printed = admin_tail(
+		    brokers, group, (const char *const *)argv + optind + 1,
+		    (size_t)(argc - optind - 1), count, timeout_s < 0 ? 5 : timeout_s);
 		return printed < 0 ? ADMIN_EXIT_FAIL : 0;
 	}
 	if (optind != argc - 1) {
@@ -428,9 +444,10 @@ main(int argc, char **argv)
 	if (!strcmp(cmd, "wait"))
 		rc = admin_wait(rk, timeout_s) ? ADMIN_EXIT_FAIL : 0;
 	else if (!strcmp(cmd, "topics"))
-		rc = admin_wait(rk, timeout_s) || admin_create_topics(rk, partitions, replication)
-			     ? ADMIN_EXIT_FAIL
-			     : 0;
+		rc = admin_wait(rk, timeout_s) ||
+			     admin_create_topics(rk, partitions, replication)
+			 ? ADMIN_EXIT_FAIL
+			 : 0;
 	else
 		rc = admin_list(rk, json) ? ADMIN_EXIT_FAIL : 0;
 	rd_kafka_destroy(rk);

@@ -75,25 +75,28 @@ gw_auth_load(const char *path, char *errstr, size_t errstr_size)
 		if (n <= 0 || key[0] == '#')
 			continue;
 		if (n != 2) {
-			snprintf(errstr, errstr_size, "%s:%u: expected \"<key> <client_id>\"", path,
-				 lineno);
+			snprintf(errstr, errstr_size,
+				 "%s:%u: expected \"<key> <client_id>\"", path, lineno);
 			goto out;
 		}
 		if (!gw_auth_key_valid(key)) {
 			snprintf(errstr, errstr_size,
-				 "%s:%u: key must be %d to %d printable characters without spaces",
+				 "%s:%u: key must be %d to %d printable characters "
+				 "without spaces",
 				 path, lineno, GW_AUTH_KEY_MIN, GW_AUTH_KEY_MAX);
 			goto out;
 		}
 		if (!gw_auth_client_valid(client)) {
-			snprintf(errstr, errstr_size, "%s:%u: client id \"%s\" is not an identifier",
-				 path, lineno, client);
+			snprintf(errstr, errstr_size,
+				 "%s:%u: client id \"%s\" is not an identifier", path,
+				 lineno, client);
 			goto out;
 		}
 		for (size_t i = 0; i < auth->n; i++) {
 			if (!strcmp(auth->entries[i].key, key)) {
-				snprintf(errstr, errstr_size, "%s:%u: key repeated (first for \"%s\")",
-					 path, lineno, auth->entries[i].client);
+				snprintf(errstr, errstr_size,
+					 "%s:%u: key repeated (first for \"%s\")", path,
+					 lineno, auth->entries[i].client);
 				goto out;
 			}
 		}
@@ -112,15 +115,16 @@ gw_auth_load(const char *path, char *errstr, size_t errstr_size)
 		goto out;
 	}
 	if (auth->n == 0) {
-		snprintf(errstr, errstr_size, "%s: no keys (an empty file would lock everyone out)",
-			 path);
+		snprintf(errstr, errstr_size,
+			 "%s: no keys (an empty file would lock everyone out)", path);
 		goto out;
 	}
 	ret = auth;
 	auth = NULL; /* owned by the caller */
 	goto out;
 oom:
-	snprintf(errstr, errstr_size, "could not load key file \"%s\": out of memory", path);
+	snprintf(errstr, errstr_size, "could not load key file \"%s\": out of memory",
+		 path);
 out:
 	free(line);
 	if (f)
@@ -160,7 +164,8 @@ gw_auth_client(const struct gw_auth *auth, const char *authorization)
 		unsigned char diff = (unsigned char)(e->key_len != len);
 
 		for (size_t j = 0; j < len; j++)
-			diff |= (unsigned char)(given[j] ^ e->key[j < e->key_len ? j : 0]);
+			diff |=
+			    (unsigned char)(given[j] ^ e->key[j < e->key_len ? j : 0]);
 		if (!diff)
 			found = e->client;
 	}

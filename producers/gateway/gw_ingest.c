@@ -11,8 +11,8 @@
 #include "souk_uuid.h"
 
 /* Envelope members the gateway writes itself; the body's copies are not passed on. */
-static const char *const gw_ingest_envelope[] = {"event_id", "type",      "version",
-						  "ts",       "client_id", "idempotency_key"};
+static const char *const gw_ingest_envelope[] = {
+    "event_id", "type", "version", "ts", "client_id", "idempotency_key"};
 
 static int
 gw_ingest_fail(souk_event_error_t *err, const char *field, long offset, const char *fmt,
@@ -31,7 +31,8 @@ gw_ingest_fail(souk_event_error_t *err, const char *field, long offset, const ch
 static int
 gw_ingest_is_envelope(const char *key)
 {
-	for (size_t i = 0; i < sizeof(gw_ingest_envelope) / sizeof(*gw_ingest_envelope); i++)
+	for (size_t i = 0; i < sizeof(gw_ingest_envelope) / sizeof(*gw_ingest_envelope);
+	     i++)
 		if (!strcmp(key, gw_ingest_envelope[i]))
 			return 1;
 	return 0;
@@ -102,9 +103,10 @@ gw_ingest_type(const souk_json_value_t *root, const struct gw_ingest_request *re
 	}
 	if (t != SOUK_EVENT_TYPE_NONE) {
 		if (strcmp(name, souk_event_type_name(t))) {
-			gw_ingest_fail(err, "type", -1,
-				       "type: this route takes \"%s\" events, got \"%.64s\"",
-				       souk_event_type_name(t), name);
+			gw_ingest_fail(
+			    err, "type", -1,
+			    "type: this route takes \"%s\" events, got \"%.64s\"",
+			    souk_event_type_name(t), name);
 			return SOUK_EVENT_TYPE_NONE;
 		}
 		return t;
@@ -118,11 +120,13 @@ gw_ingest_type(const souk_json_value_t *root, const struct gw_ingest_request *re
 	case SOUK_EVENT_TYPE_RIDE_EVENT:
 		return t;
 	case SOUK_EVENT_TYPE_NONE:
-		gw_ingest_fail(err, "type", -1, "type: unknown event type \"%.64s\"", name);
+		gw_ingest_fail(err, "type", -1, "type: unknown event type \"%.64s\"",
+			       name);
 		return SOUK_EVENT_TYPE_NONE;
 	default:
-		gw_ingest_fail(err, "type", -1,
-			       "type: \"%s\" events are published by souk, not by clients", name);
+		gw_ingest_fail(
+		    err, "type", -1,
+		    "type: \"%s\" events are published by souk, not by clients", name);
 		return SOUK_EVENT_TYPE_NONE;
 	}
 }
@@ -144,18 +148,20 @@ gw_ingest_keys(const souk_json_value_t *root, const struct gw_ingest_request *re
 	const char *header = req->idempotency_key, *body_key = NULL;
 
 	if (header && !souk_event_idempotency_key_valid(header))
-		return gw_ingest_fail(err, "Idempotency-Key", -1,
-				      "Idempotency-Key: must be 1 to 255 printable ASCII characters");
+		return gw_ingest_fail(
+		    err, "Idempotency-Key", -1,
+		    "Idempotency-Key: must be 1 to 255 printable ASCII characters");
 	if (kv) {
 		body_key = souk_json_string(kv, NULL);
 		if (!body_key || !souk_event_idempotency_key_valid(body_key))
-			return gw_ingest_fail(
-				err, "idempotency_key", -1,
-				"idempotency_key: must be 1 to 255 printable ASCII characters");
+			return gw_ingest_fail(err, "idempotency_key", -1,
+					      "idempotency_key: must be 1 to 255 "
+					      "printable ASCII characters");
 	}
 	if (req->part == 0 && header && body_key && strcmp(header, body_key))
-		return gw_ingest_fail(err, "idempotency_key", -1,
-				      "idempotency_key: differs from the Idempotency-Key header");
+		return gw_ingest_fail(
+		    err, "idempotency_key", -1,
+		    "idempotency_key: differs from the Idempotency-Key header");
 	*event_key = req->part == 0 && header ? header : body_key;
 	if (header) {
 		*id_key = header;
@@ -173,9 +179,9 @@ gw_ingest_build(const char *body, size_t len, const struct gw_ingest_request *re
 		souk_event_error_t *err)
 {
 	static const souk_json_limits_t limits = {
-		.max_bytes = SOUK_EVENT_MAX_BYTES,
-		.max_depth = SOUK_EVENT_MAX_DEPTH,
-		.max_members = SOUK_EVENT_MAX_MEMBERS,
+	    .max_bytes = SOUK_EVENT_MAX_BYTES,
+	    .max_depth = SOUK_EVENT_MAX_DEPTH,
+	    .max_members = SOUK_EVENT_MAX_MEMBERS,
 	};
 	souk_json_error_t jerr;
 	souk_json_t *doc = NULL;
@@ -195,7 +201,8 @@ gw_ingest_build(const char *body, size_t len, const struct gw_ingest_request *re
 	doc = souk_json_parse(body, len, &limits, &jerr);
 	if (!doc) {
 		/* A 400 names a field or an offset: an empty body fails at byte 0. */
-		gw_ingest_fail(err, "", jerr.offset < 0 ? 0 : jerr.offset, "%s", jerr.message);
+		gw_ingest_fail(err, "", jerr.offset < 0 ? 0 : jerr.offset, "%s",
+			       jerr.message);
 		goto out;
 	}
 	root = souk_json_root(doc);
@@ -207,10 +214,12 @@ gw_ingest_build(const char *body, size_t len, const struct gw_ingest_request *re
 	type = gw_ingest_type(root, req, err);
 	if (type == SOUK_EVENT_TYPE_NONE)
 		goto out;
-	if (type == SOUK_EVENT_TYPE_PAYMENT && (v = souk_json_object_get(root, "command")) &&
+	if (type == SOUK_EVENT_TYPE_PAYMENT &&
+	    (v = souk_json_object_get(root, "command")) &&
 	    (cmd = souk_json_string(v, NULL)) && !strcmp(cmd, "settle")) {
-		gw_ingest_fail(err, "command", -1,
-			       "command: settle is published only by the payments reconciliation");
+		gw_ingest_fail(
+		    err, "command", -1,
+		    "command: settle is published only by the payments reconciliation");
 		goto out;
 	}
 	if (gw_ingest_keys(root, req, &key, &id_key, &id_part, err))
@@ -258,7 +267,8 @@ gw_ingest_build(const char *body, size_t len, const struct gw_ingest_request *re
 	yajl_gen_map_close(g);
 	yajl_gen_get_buf(g, &gen_buf, &gen_len);
 	if (gen_len >= out_size || gen_len > SOUK_EVENT_MAX_BYTES) {
-		gw_ingest_fail(err, "", -1, "event too large: %zu bytes with its envelope, limit %d",
+		gw_ingest_fail(err, "", -1,
+			       "event too large: %zu bytes with its envelope, limit %d",
 			       gen_len, SOUK_EVENT_MAX_BYTES);
 		rc = GW_INGEST_TOO_LARGE;
 		goto out;
@@ -269,7 +279,8 @@ gw_ingest_build(const char *body, size_t len, const struct gw_ingest_request *re
 
 	st = souk_event_decode(out, gen_len, ev, err);
 	if (st != SOUK_EVENT_OK) {
-		err->offset = -1; /* an offset into our rewrite would mislead the client */
+		err->offset =
+		    -1; /* an offset into our rewrite would mislead the client */
 		goto out;
 	}
 	rc = 0;

@@ -118,8 +118,8 @@ gw_pool_redis_close(void *conn)
 struct gw_pool *
 gw_pool_redis(const char *url, int timeout_ms, char *errstr, size_t errstr_size)
 {
-	return gw_pool_new(url, timeout_ms, gw_pool_redis_connect, gw_pool_redis_close, errstr,
-			   errstr_size);
+	return gw_pool_new(url, timeout_ms, gw_pool_redis_connect, gw_pool_redis_close,
+			   errstr, errstr_size);
 }
 
 static void *

@@ -21,8 +21,9 @@ struct gw_pool;
 
 /* Connects once to check target. timeout_ms bounds each connect (and, for the
  * clients that use it so, each command). */
-struct gw_pool *gw_pool_new(const char *target, int timeout_ms, gw_pool_connect_fn *connect,
-			    gw_pool_close_fn *close, char *errstr, size_t errstr_size);
+struct gw_pool *gw_pool_new(const char *target, int timeout_ms,
+			    gw_pool_connect_fn *connect, gw_pool_close_fn *close,
+			    char *errstr, size_t errstr_size);
 void gw_pool_destroy(struct gw_pool *pool);
 
 /* A connection for the calling thread, or NULL with errstr when none can be made. */
@@ -33,6 +34,7 @@ void gw_pool_release(struct gw_pool *pool, void *conn);
 /* The two kinds the gateway uses. */
 struct gw_pool *gw_pool_redis(const char *url, int timeout_ms, char *errstr,
 			      size_t errstr_size);
-struct gw_pool *gw_pool_pg(const char *dsn, int timeout_ms, char *errstr, size_t errstr_size);
+struct gw_pool *gw_pool_pg(const char *dsn, int timeout_ms, char *errstr,
+			   size_t errstr_size);
 
 #endif

@@ -9,23 +9,23 @@
 
 /* KEYS[1] the bucket; ARGV rate (tokens/s), burst, cost. Returns {allowed, retry_ms}. */
 static const char gw_ratelimit_lua[] =
-	"local t = redis.call('TIME')\n"
-	"local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
-	"local rate, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
-	"local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')\n"
-	"local tokens, ts = tonumber(b[1]), tonumber(b[2])\n"
-	"if tokens == nil or ts == nil then tokens, ts = burst, now end\n"
-	"tokens = math.min(burst, tokens + math.max(0, now - ts) * rate / 1000)\n"
-	"local allowed, retry = 0, 0\n"
-	"if tokens >= cost then\n"
-	"  tokens = tokens - cost\n"
-	"  allowed = 1\n"
-	"else\n"
-	"  retry = math.ceil((cost - tokens) * 1000 / rate)\n"
-	"end\n"
-	"redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))\n"
-	"redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)\n"
-	"return {allowed, retry}\n";
+    "local t = redis.call('TIME')\n"
+    "local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)\n"
+    "local rate, burst, cost = tonumber(ARGV[1]), tonumber(ARGV[2]), tonumber(ARGV[3])\n"
+    "local b = redis.call('HMGET', KEYS[1], 'tokens', 'ts')\n"
+    "local tokens, ts = tonumber(b[1]), tonumber(b[2])\n"
+    "if tokens == nil or ts == nil then tokens, ts = burst, now end\n"
+    "tokens = math.min(burst, tokens + math.max(0, now - ts) * rate / 1000)\n"
+    "local allowed, retry = 0, 0\n"
+    "if tokens >= cost then\n"
+    "  tokens = tokens - cost\n"
+    "  allowed = 1\n"
+    "else\n"
+    "  retry = math.ceil((cost - tokens) * 1000 / rate)\n"
+    "end\n"
+    "redis.call('HSET', KEYS[1], 'tokens', tostring(tokens), 'ts', tostring(now))\n"
+    "redis.call('PEXPIRE', KEYS[1], math.ceil(burst * 1000 / rate) + 1000)\n"
+    "return {allowed, retry}\n";
 
 struct gw_ratelimit {
 	struct gw_pool *pool; /* borrowed */
@@ -43,8 +43,8 @@ gw_ratelimit_new(struct gw_pool *pool, double rate, double burst, char *errstr,
 
 	if (!(rate > 0) || !(burst >= 1)) {
 		snprintf(errstr, errstr_size,
-			 "rate limit: rate must be > 0 and burst >= 1, got %g and %g", rate,
-			 burst);
+			 "rate limit: rate must be > 0 and burst >= 1, got %g and %g",
+			 rate, burst);
 		goto out;
 	}
 	r = gw_pool_acquire(pool, errstr, errstr_size);
@@ -93,12 +93,15 @@ gw_ratelimit_take(struct gw_ratelimit *rl, const char *subject, long *retry_afte
 		return v;
 	}
 	snprintf(key, sizeof(key), "souk:rate:%s", subject);
-	rc = souk_redis_command(r, &reply, errstr, sizeof(errstr), "EVALSHA %s 1 %s %s %s 1",
-				rl->sha, key, rl->rate, rl->burst);
+	rc = souk_redis_command(r, &reply, errstr, sizeof(errstr),
+				"EVALSHA %s 1 %s %s %s 1", rl->sha, key, rl->rate,
+				rl->burst);
 	if (rc == SOUK_REDIS_EREPLY && !strncmp(errstr, "NOSCRIPT", 8))
-		/* Redis restarted empty or its script cache was flushed; EVAL caches it. */
-		rc = souk_redis_command(r, &reply, errstr, sizeof(errstr), "EVAL %s 1 %s %s %s 1",
-					gw_ratelimit_lua, key, rl->rate, rl->burst);
+		/* Redis restarted empty or its script cache was flushed; EVAL caches it.
+		 */
+		rc = souk_redis_command(r, &reply, errstr, sizeof(errstr),
+					"EVAL %s 1 %s %s %s 1", gw_ratelimit_lua, key,
+					rl->rate, rl->burst);
 	if (rc) {
 		SOUK_LOG_WARN("ratelimit_unavailable", "error=%s", errstr);
 		goto out;
@@ -106,7 +109,8 @@ gw_ratelimit_take(struct gw_ratelimit *rl, const char *subject, long *retry_afte
 	if (reply->type != REDIS_REPLY_ARRAY || reply->elements != 2 ||
 	    reply->element[0]->type != REDIS_REPLY_INTEGER ||
 	    reply->element[1]->type != REDIS_REPLY_INTEGER) {
-		SOUK_LOG_WARN("ratelimit_unavailable", "error=%s", "unexpected script reply");
+		SOUK_LOG_WARN("ratelimit_unavailable", "error=%s",
+			      "unexpected script reply");
 		goto out;
 	}
 	if (reply->element[0]->integer == 1) {

@@ -22,7 +22,7 @@
 
 enum gw_ratelimit_verdict {
 	GW_RATELIMIT_ALLOW,
-	GW_RATELIMIT_LIMITED,     /* *retry_after_ms says when one token is back */
+	GW_RATELIMIT_LIMITED,	  /* *retry_after_ms says when one token is back */
 	GW_RATELIMIT_UNAVAILABLE, /* Redis did not answer: allowed (fail open) */
 };
 

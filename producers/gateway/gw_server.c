@@ -45,22 +45,23 @@ static const struct {
 	souk_event_type_t type;
 	bool post;
 } gw_routes[GW_ROUTE_COUNT] = {
-	[GW_ROUTE_ORDERS] = {"/v1/orders", SOUK_EVENT_TYPE_ORDER, true},
-	[GW_ROUTE_PAYMENTS] = {"/v1/payments", SOUK_EVENT_TYPE_PAYMENT, true},
-	[GW_ROUTE_LOCATIONS] = {"/v1/locations", SOUK_EVENT_TYPE_LOCATION, true},
-	[GW_ROUTE_RIDE_REQUESTS] = {"/v1/ride-requests", SOUK_EVENT_TYPE_RIDE_REQUEST, true},
-	[GW_ROUTE_RIDE_EVENTS] = {"/v1/ride-events", SOUK_EVENT_TYPE_RIDE_EVENT, true},
-	[GW_ROUTE_EVENTS] = {"/v1/events", SOUK_EVENT_TYPE_NONE, true},
-	[GW_ROUTE_STOCK] = {"/v1/stock/", SOUK_EVENT_TYPE_NONE, false},
-	[GW_ROUTE_ORDER] = {"/v1/orders/", SOUK_EVENT_TYPE_NONE, false},
-	[GW_ROUTE_METRICS] = {"/metrics", SOUK_EVENT_TYPE_NONE, false},
-	[GW_ROUTE_HEALTHZ] = {"/healthz", SOUK_EVENT_TYPE_NONE, false},
-	[GW_ROUTE_READYZ] = {"/readyz", SOUK_EVENT_TYPE_NONE, false},
-	[GW_ROUTE_OTHER] = {"other", SOUK_EVENT_TYPE_NONE, false},
+    [GW_ROUTE_ORDERS] = {"/v1/orders", SOUK_EVENT_TYPE_ORDER, true},
+    [GW_ROUTE_PAYMENTS] = {"/v1/payments", SOUK_EVENT_TYPE_PAYMENT, true},
+    [GW_ROUTE_LOCATIONS] = {"/v1/locations", SOUK_EVENT_TYPE_LOCATION, true},
+    [GW_ROUTE_RIDE_REQUESTS] = {"/v1/ride-requests", SOUK_EVENT_TYPE_RIDE_REQUEST, true},
+    [GW_ROUTE_RIDE_EVENTS] = {"/v1/ride-events", SOUK_EVENT_TYPE_RIDE_EVENT, true},
+    [GW_ROUTE_EVENTS] = {"/v1/events", SOUK_EVENT_TYPE_NONE, true},
+    [GW_ROUTE_STOCK] = {"/v1/stock/", SOUK_EVENT_TYPE_NONE, false},
+    [GW_ROUTE_ORDER] = {"/v1/orders/", SOUK_EVENT_TYPE_NONE, false},
+    [GW_ROUTE_METRICS] = {"/metrics", SOUK_EVENT_TYPE_NONE, false},
+    [GW_ROUTE_HEALTHZ] = {"/healthz", SOUK_EVENT_TYPE_NONE, false},
+    [GW_ROUTE_READYZ] = {"/readyz", SOUK_EVENT_TYPE_NONE, false},
+    [GW_ROUTE_OTHER] = {"other", SOUK_EVENT_TYPE_NONE, false},
 };
 
 /* Statuses counted in metrics; anything else is counted as "other". */
-static const int gw_statuses[] = {200, 202, 400, 401, 404, 405, 413, 415, 429, 500, 503, 504};
+static const int gw_statuses[] = {200, 202, 400, 401, 404, 405,
+				  413, 415, 429, 500, 503, 504};
 #define GW_NSTATUS (sizeof(gw_statuses) / sizeof(gw_statuses[0]))
 
 struct gw_req;
@@ -87,10 +88,10 @@ struct gw_req {
 	struct timespec start;
 	char *body;
 	size_t len, cap;
-	bool too_large;	 /* body over the limit: discarded, answered 413 */
-	bool answered;	 /* a response was queued */
-	bool suspended;	 /* waiting for delivery reports */
-	int status;	 /* what was answered, for metrics */
+	bool too_large; /* body over the limit: discarded, answered 413 */
+	bool answered;	/* a response was queued */
+	bool suspended; /* waiting for delivery reports */
+	int status;	/* what was answered, for metrics */
 	const char *client;
 	char idempotency_key[SOUK_EVENT_IDEMPOTENCY_KEY_SIZE + 1];
 	bool has_key;
@@ -110,10 +111,11 @@ struct gw_server {
 	atomic_bool broker_up;
 	atomic_int in_flight;
 	struct souk_metrics_family *requests, *latency, *in_flight_gauge, *queue_gauge,
-		*rate_unavailable;
+	    *rate_unavailable;
 	_Atomic(struct souk_metrics_series *) req_series[GW_ROUTE_COUNT][GW_NSTATUS + 1];
 	struct souk_metrics_series *latency_series[GW_ROUTE_COUNT];
-	struct souk_metrics_series *in_flight_series, *queue_series, *rate_unavailable_series;
+	struct souk_metrics_series *in_flight_series, *queue_series,
+	    *rate_unavailable_series;
 };
 
 /* ---- responses ---------------------------------------------------------------- */
@@ -123,7 +125,7 @@ gw_respond(struct gw_req *r, int status, const char *content_type, const char *b
 	   size_t len, long retry_after_s, const char *allow)
 {
 	struct MHD_Response *resp =
-		MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
+	    MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_MUST_COPY);
 	enum MHD_Result ret;
 	char ra[32];
 
@@ -187,7 +189,8 @@ gw_respond_gen(struct gw_req *r, int status, const char *content_type, yajl_gen 
 	size_t len;
 
 	yajl_gen_get_buf(g, &buf, &len);
-	return gw_respond(r, status, content_type, (const char *)buf, len, retry_after_s, allow);
+	return gw_respond(r, status, content_type, (const char *)buf, len, retry_after_s,
+			  allow);
 }
 
 /* {"error": message} with status. */
@@ -298,30 +301,31 @@ gw_metrics_new(struct gw_server *s, char *errstr, size_t errstr_size)
 	struct souk_metrics *m = s->conf.metrics;
 
 	s->requests = souk_metrics_register_counter(
-		m, "souk_gateway_requests_total", "HTTP requests answered, by route and status.",
-		(const char *const[]){"route", "status", NULL}, errstr, errstr_size);
+	    m, "souk_gateway_requests_total",
+	    "HTTP requests answered, by route and status.",
+	    (const char *const[]){"route", "status", NULL}, errstr, errstr_size);
 	s->latency = souk_metrics_register_histogram(
-		m, "souk_gateway_request_seconds",
-		"Time from a request's headers to its answer, by route.",
-		(const char *const[]){"route", NULL}, bounds, sizeof(bounds) / sizeof(*bounds),
-		errstr, errstr_size);
+	    m, "souk_gateway_request_seconds",
+	    "Time from a request's headers to its answer, by route.",
+	    (const char *const[]){"route", NULL}, bounds,
+	    sizeof(bounds) / sizeof(*bounds), errstr, errstr_size);
 	s->in_flight_gauge = souk_metrics_register_gauge(
-		m, "souk_gateway_in_flight", "Requests received and not yet answered.", NULL,
-		errstr, errstr_size);
+	    m, "souk_gateway_in_flight", "Requests received and not yet answered.", NULL,
+	    errstr, errstr_size);
 	s->queue_gauge = souk_metrics_register_gauge(
-		m, "souk_gateway_producer_queue",
-		"Messages in the producer queue not yet acknowledged by the broker.", NULL, errstr,
-		errstr_size);
+	    m, "souk_gateway_producer_queue",
+	    "Messages in the producer queue not yet acknowledged by the broker.", NULL,
+	    errstr, errstr_size);
 	s->rate_unavailable = souk_metrics_register_counter(
-		m, "souk_gateway_ratelimit_unavailable_total",
-		"Requests let through because Redis did not answer the rate limiter.", NULL,
-		errstr, errstr_size);
+	    m, "souk_gateway_ratelimit_unavailable_total",
+	    "Requests let through because Redis did not answer the rate limiter.", NULL,
+	    errstr, errstr_size);
 	if (!s->requests || !s->latency || !s->in_flight_gauge || !s->queue_gauge ||
 	    !s->rate_unavailable)
 		return -1;
 	for (int r = 0; r < GW_ROUTE_COUNT; r++)
 		s->latency_series[r] = souk_metrics_series(
-			s->latency, (const char *const[]){gw_routes[r].path});
+		    s->latency, (const char *const[]){gw_routes[r].path});
 	s->in_flight_series = souk_metrics_series(s->in_flight_gauge, NULL);
 	s->queue_series = souk_metrics_series(s->queue_gauge, NULL);
 	s->rate_unavailable_series = souk_metrics_series(s->rate_unavailable, NULL);
@@ -351,12 +355,14 @@ gw_on_delivery(void *opaque, void *msg_opaque, const char *topic, int32_t partit
 		/* Refused before it was sent: not published. */
 		slot->status = 503;
 		slot->retry_after_s = s->conf.retry_after_s;
-		snprintf(slot->message, sizeof(slot->message), "not published: %s", errstr);
+		snprintf(slot->message, sizeof(slot->message), "not published: %s",
+			 errstr);
 	} else {
 		/* Timed out or failed after it may have reached the broker. */
 		slot->status = 504;
 		snprintf(slot->message, sizeof(slot->message),
-			 "no acknowledgement from the broker in time (%s): the event may or may "
+			 "no acknowledgement from the broker in time (%s): the event may "
+			 "or may "
 			 "not be published; retry with the same Idempotency-Key",
 			 errstr);
 	}
@@ -384,13 +390,15 @@ gw_probe_main(void *arg)
 
 	while (!atomic_load(&s->stop)) {
 		const struct rd_kafka_metadata *md = NULL;
-		bool up = rd_kafka_metadata(rk, 0, NULL, &md, 1000) == RD_KAFKA_RESP_ERR_NO_ERROR &&
+		bool up = rd_kafka_metadata(rk, 0, NULL, &md, 1000) ==
+			      RD_KAFKA_RESP_ERR_NO_ERROR &&
 			  md->broker_cnt > 0;
 
 		if (md)
 			rd_kafka_metadata_destroy(md);
 		if (up != atomic_exchange(&s->broker_up, up))
-			SOUK_LOG_WARN("broker_state", "up=%d brokers=%s", up, s->conf.brokers);
+			SOUK_LOG_WARN("broker_state", "up=%d brokers=%s", up,
+				      s->conf.brokers);
 		souk_metrics_gauge_set(s->queue_series, souk_kafka_outq_len(s->producer));
 		for (int i = 0; i < 10 && !atomic_load(&s->stop); i++)
 			usleep(100 * 1000);
@@ -406,9 +414,9 @@ gw_build_slots(struct gw_req *r, char ***values, size_t **lens)
 {
 	struct gw_server *s = r->s;
 	struct gw_ingest_request ireq = {
-		.route_type = gw_routes[r->route].type,
-		.client_id = r->client,
-		.idempotency_key = r->has_key ? r->idempotency_key : NULL,
+	    .route_type = gw_routes[r->route].type,
+	    .client_id = r->client,
+	    .idempotency_key = r->has_key ? r->idempotency_key : NULL,
 	};
 	char ts[SOUK_EVENT_TS_SIZE];
 	char *out = malloc(SOUK_EVENT_MAX_BYTES + 1);
@@ -428,11 +436,13 @@ gw_build_slots(struct gw_req *r, char ***values, size_t **lens)
 
 			free(out);
 			if (n) {
-				snprintf(msg, sizeof(msg), "too many events: %zu lines, limit %zu", n,
+				snprintf(msg, sizeof(msg),
+					 "too many events: %zu lines, limit %zu", n,
 					 s->conf.batch_lines);
 				gw_respond_error(r, 413, msg, 0, NULL);
 			} else {
-				gw_respond_400(r, "no events: the body holds no non-blank line", 0);
+				gw_respond_400(
+				    r, "no events: the body holds no non-blank line", 0);
 			}
 			return -1;
 		}
@@ -464,11 +474,12 @@ gw_build_slots(struct gw_req *r, char ***values, size_t **lens)
 			line_len = r->len;
 		}
 		ireq.part = slot->line;
-		rc = gw_ingest_build(line, line_len, &ireq, &ev, out, SOUK_EVENT_MAX_BYTES + 1,
-				     &out_len, &slot->err);
+		rc = gw_ingest_build(line, line_len, &ireq, &ev, out,
+				     SOUK_EVENT_MAX_BYTES + 1, &out_len, &slot->err);
 		if (rc == GW_INGEST_TOO_LARGE) {
 			slot->status = 413;
-			snprintf(slot->message, sizeof(slot->message), "%s", slot->err.message);
+			snprintf(slot->message, sizeof(slot->message), "%s",
+				 slot->err.message);
 			continue;
 		}
 		if (rc) {
@@ -484,9 +495,11 @@ gw_build_slots(struct gw_req *r, char ***values, size_t **lens)
 			enum gw_ratelimit_verdict v;
 
 			if (ev.type == SOUK_EVENT_TYPE_ORDER)
-				snprintf(subject, sizeof(subject), "user:%s", ev.order.user_id);
+				snprintf(subject, sizeof(subject), "user:%s",
+					 ev.order.user_id);
 			else
-				snprintf(subject, sizeof(subject), "client:%s", r->client);
+				snprintf(subject, sizeof(subject), "client:%s",
+					 r->client);
 			v = gw_ratelimit_take(s->conf.ratelimit, subject, &retry_ms);
 			if (v == GW_RATELIMIT_UNAVAILABLE)
 				souk_metrics_counter_add(s->rate_unavailable_series, 1);
@@ -542,9 +555,9 @@ gw_produce(struct gw_req *r)
 			continue;
 		}
 		atomic_fetch_add(&r->pending, 1);
-		rc = souk_kafka_produce(s->producer, slot->topic, slot->key, strlen(slot->key),
-					values[i],
-					lens[i], NULL, 0, slot, errstr, sizeof(errstr));
+		rc = souk_kafka_produce(s->producer, slot->topic, slot->key,
+					strlen(slot->key), values[i], lens[i], NULL, 0,
+					slot, errstr, sizeof(errstr));
 		if (rc == SOUK_KAFKA_OK)
 			continue;
 		atomic_fetch_sub(&r->pending, 1);
@@ -552,7 +565,8 @@ gw_produce(struct gw_req *r)
 		slot->retry_after_s = s->conf.retry_after_s;
 		slot->event_id[0] = '\0';
 		snprintf(slot->message, sizeof(slot->message), "not published: %s",
-			 rc == SOUK_KAFKA_QUEUE_FULL ? "the producer queue is full" : errstr);
+			 rc == SOUK_KAFKA_QUEUE_FULL ? "the producer queue is full"
+						     : errstr);
 	}
 	if (atomic_fetch_sub(&r->pending, 1) == 1)
 		MHD_resume_connection(r->conn);
@@ -596,7 +610,8 @@ gw_get_stock(struct gw_req *r, const char *url)
 		return gw_respond_error(r, 400, msg, 0, NULL);
 	}
 	if (!s->conf.redis)
-		return gw_respond_error(r, 503, "display stock is off: no redis configured",
+		return gw_respond_error(r, 503,
+					"display stock is off: no redis configured",
 					s->conf.retry_after_s, NULL);
 	redis = gw_pool_acquire(s->conf.redis, errstr, sizeof(errstr));
 	if (!redis || souk_redis_command(redis, &reply, errstr, sizeof(errstr),
@@ -608,8 +623,10 @@ gw_get_stock(struct gw_req *r, const char *url)
 	gw_pool_release(s->conf.redis, redis);
 	if (reply->type != REDIS_REPLY_STRING) {
 		freeReplyObject(reply);
-		snprintf(msg, sizeof(msg),
-			 "no display stock for sku \"%s\": not on sale, or not warmed yet", sku);
+		snprintf(
+		    msg, sizeof(msg),
+		    "no display stock for sku \"%s\": not on sale, or not warmed yet",
+		    sku);
 		return gw_respond_error(r, 404, msg, 0, NULL);
 	}
 	if (!gw_is_integer(reply->str, reply->len)) {
@@ -627,8 +644,9 @@ gw_get_stock(struct gw_req *r, const char *url)
 	souk_json_gen_str(g, "consistency");
 	souk_json_gen_str(g, "eventual");
 	souk_json_gen_str(g, "note");
-	souk_json_gen_str(g, "display stock from the Redis gate; it may lag the truth in PostgreSQL "
-		      "by seconds, and a purchase is decided by the inventory pool");
+	souk_json_gen_str(
+	    g, "display stock from the Redis gate; it may lag the truth in PostgreSQL "
+	       "by seconds, and a purchase is decided by the inventory pool");
 	yajl_gen_map_close(g);
 	freeReplyObject(reply);
 	ret = gw_respond_gen(r, 200, "application/json", g, 0, NULL);
@@ -659,7 +677,8 @@ gw_get_order(struct gw_req *r, const char *url)
 		return gw_respond_error(r, 400, msg, 0, NULL);
 	}
 	if (!s->conf.pg)
-		return gw_respond_error(r, 503, "order lookups are off: no postgresql configured",
+		return gw_respond_error(r, 503,
+					"order lookups are off: no postgresql configured",
 					s->conf.retry_after_s, NULL);
 	pg = gw_pool_acquire(s->conf.pg, errstr, sizeof(errstr));
 	if (!pg || souk_pg_prepare(pg, "gw_order", sql, 1, errstr, sizeof(errstr)) ||
@@ -716,10 +735,11 @@ gw_get(struct gw_req *r, const char *url)
 	case GW_ROUTE_READYZ:
 		if (atomic_load(&s->broker_up))
 			return gw_respond(r, 200, "text/plain", "ready\n", 6, 0, NULL);
-		return gw_respond(r, 503, "text/plain", "not ready: kafka unreachable\n", 29, 0,
-				  NULL);
+		return gw_respond(r, 503, "text/plain", "not ready: kafka unreachable\n",
+				  29, 0, NULL);
 	case GW_ROUTE_METRICS:
-		if (souk_metrics_render(s->conf.metrics, &text, &len, errstr, sizeof(errstr)))
+		if (souk_metrics_render(s->conf.metrics, &text, &len, errstr,
+					sizeof(errstr)))
 			return gw_respond_error(r, 500, errstr, 0, NULL);
 		ret = gw_respond(r, 200, "text/plain; version=0.0.4", text, len, 0, NULL);
 		free(text);
@@ -756,8 +776,8 @@ gw_content_type_ok(const char *ct, const char *const *types)
 	for (; *types; types++) {
 		size_t len = strlen(*types);
 
-		if (!strncasecmp(ct, *types, len) && (ct[len] == '\0' || ct[len] == ';' ||
-						       ct[len] == ' '))
+		if (!strncasecmp(ct, *types, len) &&
+		    (ct[len] == '\0' || ct[len] == ';' || ct[len] == ' '))
 			return true;
 	}
 	return false;
@@ -769,8 +789,8 @@ static bool
 gw_precheck(struct gw_req *r, const char *method)
 {
 	static const char *const json_types[] = {"application/json", NULL};
-	static const char *const ndjson_types[] = {"application/x-ndjson", "application/ndjson",
-						   NULL};
+	static const char *const ndjson_types[] = {"application/x-ndjson",
+						   "application/ndjson", NULL};
 	struct gw_server *s = r->s;
 	struct MHD_Connection *c = r->conn;
 	const char *ct, *key, *cl;
@@ -782,7 +802,8 @@ gw_precheck(struct gw_req *r, const char *method)
 	}
 	if (!gw_routes[r->route].post) {
 		if (!is_get)
-			gw_respond_error(r, 405, "method not allowed: use GET", 0, "GET, HEAD");
+			gw_respond_error(r, 405, "method not allowed: use GET", 0,
+					 "GET, HEAD");
 		return !is_get;
 	}
 	if (strcmp(method, "POST")) {
@@ -792,21 +813,26 @@ gw_precheck(struct gw_req *r, const char *method)
 	r->client = GW_AUTH_ANONYMOUS;
 	if (s->conf.auth) {
 		r->client = gw_auth_client(
-			s->conf.auth,
-			MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION));
+		    s->conf.auth, MHD_lookup_connection_value(
+				      c, MHD_HEADER_KIND, MHD_HTTP_HEADER_AUTHORIZATION));
 		if (!r->client) {
-			gw_respond_error(r, 401, "missing or unknown API key (Authorization: Bearer <key>)",
-					 0, NULL);
+			gw_respond_error(
+			    r, 401,
+			    "missing or unknown API key (Authorization: Bearer <key>)", 0,
+			    NULL);
 			return true;
 		}
 	}
-	ct = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
-	if (!gw_content_type_ok(ct, r->route == GW_ROUTE_EVENTS ? ndjson_types : json_types)) {
+	ct =
+	    MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_TYPE);
+	if (!gw_content_type_ok(ct, r->route == GW_ROUTE_EVENTS ? ndjson_types
+								: json_types)) {
 		char msg[160];
 
 		snprintf(msg, sizeof(msg), "unsupported content type \"%.64s\": use %s",
-			 ct ? ct : "", r->route == GW_ROUTE_EVENTS ? "application/x-ndjson"
-								   : "application/json");
+			 ct ? ct : "",
+			 r->route == GW_ROUTE_EVENTS ? "application/x-ndjson"
+						     : "application/json");
 		gw_respond_error(r, 415, msg, 0, NULL);
 		return true;
 	}
@@ -815,9 +841,11 @@ gw_precheck(struct gw_req *r, const char *method)
 		snprintf(r->idempotency_key, sizeof(r->idempotency_key), "%s", key);
 		r->has_key = true;
 	}
-	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND, MHD_HTTP_HEADER_CONTENT_LENGTH);
-	if (cl && strtoull(cl, NULL, 10) >
-			  (r->route == GW_ROUTE_EVENTS ? s->conf.batch_limit : s->conf.body_limit))
+	cl = MHD_lookup_connection_value(c, MHD_HEADER_KIND,
+					 MHD_HTTP_HEADER_CONTENT_LENGTH);
+	if (cl &&
+	    strtoull(cl, NULL, 10) >
+		(r->route == GW_ROUTE_EVENTS ? s->conf.batch_limit : s->conf.body_limit))
 		r->too_large = true; /* answered once the body is drained */
 	return false;
 }
@@ -825,7 +853,8 @@ gw_precheck(struct gw_req *r, const char *method)
 static bool
 gw_append(struct gw_req *r, const char *data, size_t len)
 {
-	size_t limit = r->route == GW_ROUTE_EVENTS ? r->s->conf.batch_limit : r->s->conf.body_limit;
+	size_t limit =
+	    r->route == GW_ROUTE_EVENTS ? r->s->conf.batch_limit : r->s->conf.body_limit;
 
 	if (r->too_large || r->len + len > limit) {
 		r->too_large = true;
@@ -877,7 +906,8 @@ gw_handle(void *cls, struct MHD_Connection *conn, const char *url, const char *m
 
 		*upload_data_size = 0;
 		if (r->answered)
-			return MHD_YES; /* answered early: drain what the client still sends */
+			return MHD_YES; /* answered early: drain what the client still
+					   sends */
 		return gw_append(r, upload_data, len) ? MHD_YES : MHD_NO;
 	}
 	if (r->answered)
@@ -888,7 +918,8 @@ gw_handle(void *cls, struct MHD_Connection *conn, const char *url, const char *m
 		char msg[128];
 
 		snprintf(msg, sizeof(msg), "body too large: the limit is %zu bytes",
-			 r->route == GW_ROUTE_EVENTS ? s->conf.batch_limit : s->conf.body_limit);
+			 r->route == GW_ROUTE_EVENTS ? s->conf.batch_limit
+						     : s->conf.body_limit);
 		return gw_respond_error(r, 413, msg, 0, NULL);
 	}
 	return gw_produce(r);
@@ -908,7 +939,8 @@ gw_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	if (!r)
 		return;
 	clock_gettime(CLOCK_MONOTONIC, &now);
-	secs = (double)(now.tv_sec - r->start.tv_sec) + (now.tv_nsec - r->start.tv_nsec) / 1e9;
+	secs = (double)(now.tv_sec - r->start.tv_sec) +
+	       (now.tv_nsec - r->start.tv_nsec) / 1e9;
 	souk_metrics_histogram_observe(s->latency_series[r->route], secs);
 	souk_metrics_counter_add(gw_req_series(s, r->route, r->status), 1);
 	souk_metrics_gauge_add(s->in_flight_series, -1);
@@ -937,15 +969,16 @@ gw_server_new(const struct gw_server_conf *conf, char *errstr, size_t errstr_siz
 	    gw_metrics_new(s, errstr, errstr_size))
 		goto fail;
 	s->producer = souk_kafka_producer_new(conf->brokers, conf->props, conf->nprops,
-					      conf->deadline_ms, gw_on_delivery, s, errstr,
-					      errstr_size);
+					      conf->deadline_ms, gw_on_delivery, s,
+					      errstr, errstr_size);
 	if (!s->producer)
 		goto fail;
-	if (souk_kafka_wait_ready(conf->brokers, conf->props, conf->nprops, conf->deadline_ms,
-				  werr, sizeof(werr)) == 0)
+	if (souk_kafka_wait_ready(conf->brokers, conf->props, conf->nprops,
+				  conf->deadline_ms, werr, sizeof(werr)) == 0)
 		atomic_store(&s->broker_up, true);
 	else
-		SOUK_LOG_WARN("broker_unreachable", "brokers=%s error=%s", conf->brokers, werr);
+		SOUK_LOG_WARN("broker_unreachable", "brokers=%s error=%s", conf->brokers,
+			      werr);
 	if (pthread_create(&s->poll_thread, NULL, gw_poll_main, s)) {
 		snprintf(errstr, errstr_size, "could not start the poll thread");
 		goto fail_producer;
@@ -957,12 +990,12 @@ gw_server_new(const struct gw_server_conf *conf, char *errstr, size_t errstr_siz
 		goto fail_producer;
 	}
 	s->mhd = MHD_start_daemon(
-		MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
-		0, NULL, NULL, gw_handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
-		MHD_OPTION_THREAD_POOL_SIZE, (unsigned)conf->threads,
-		MHD_OPTION_CONNECTION_LIMIT, conf->connection_limit,
-		MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_NOTIFY_COMPLETED,
-		gw_completed, s, MHD_OPTION_END);
+	    MHD_USE_EPOLL_INTERNAL_THREAD | MHD_ALLOW_SUSPEND_RESUME | MHD_USE_ERROR_LOG,
+	    0, NULL, NULL, gw_handle, s, MHD_OPTION_SOCK_ADDR, (struct sockaddr *)&sa,
+	    MHD_OPTION_THREAD_POOL_SIZE, (unsigned)conf->threads,
+	    MHD_OPTION_CONNECTION_LIMIT, conf->connection_limit,
+	    MHD_OPTION_CONNECTION_TIMEOUT, (unsigned)30, MHD_OPTION_NOTIFY_COMPLETED,
+	    gw_completed, s, MHD_OPTION_END);
 	if (!s->mhd) {
 		snprintf(errstr, errstr_size, "could not listen on %s: %s", conf->listen,
 			 errno ? strerror(errno) : "libmicrohttpd refused to start");
@@ -983,7 +1016,7 @@ unsigned
 gw_server_port(const struct gw_server *s)
 {
 	const union MHD_DaemonInfo *info =
-		MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
+	    MHD_get_daemon_info(s->mhd, MHD_DAEMON_INFO_BIND_PORT);
 
 	return info ? info->port : 0;
 }

@@ -32,14 +32,14 @@
 #include "souk_metrics.h"
 
 struct gw_server_conf {
-	const char *listen;		/* "host:port" */
-	int threads;			/* libmicrohttpd's epoll threads */
+	const char *listen; /* "host:port" */
+	int threads;	    /* libmicrohttpd's epoll threads */
 	unsigned connection_limit;
-	size_t body_limit;		/* bytes, one event */
-	size_t batch_limit;		/* bytes, one /v1/events body */
-	size_t batch_lines;		/* events, one /v1/events body */
-	int deadline_ms;		/* broker acknowledgement deadline -> 504 */
-	int retry_after_s;		/* Retry-After on 503 */
+	size_t body_limit;  /* bytes, one event */
+	size_t batch_limit; /* bytes, one /v1/events body */
+	size_t batch_lines; /* events, one /v1/events body */
+	int deadline_ms;    /* broker acknowledgement deadline -> 504 */
+	int retry_after_s;  /* Retry-After on 503 */
 	const char *brokers;
 	const struct souk_kafka_prop *props; /* extra librdkafka properties */
 	size_t nprops;

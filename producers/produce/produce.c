@@ -37,17 +37,17 @@
 #define PR_MAX_PROPS 64
 
 struct pr_opts {
-	const char *topic;	/* NULL: by type */
-	const char *rejects;	/* NULL: none */
-	double rate;		/* lines per second, 0: as fast as possible */
+	const char *topic;   /* NULL: by type */
+	const char *rejects; /* NULL: none */
+	double rate;	     /* lines per second, 0: as fast as possible */
 	bool validate;
 	bool json;
 };
 
 struct pr_stats {
-	uint64_t lines;	    /* non-blank lines read */
-	uint64_t sent;	    /* handed to the producer */
-	uint64_t rejected;  /* invalid: not sent */
+	uint64_t lines;	   /* non-blank lines read */
+	uint64_t sent;	   /* handed to the producer */
+	uint64_t rejected; /* invalid: not sent */
 	atomic_uint_fast64_t delivered;
 	atomic_uint_fast64_t failed; /* sent, and the broker did not take it */
 	uint64_t bytes_read;
@@ -101,8 +101,8 @@ static int
 pr_route_unvalidated(const char *line, size_t len, const char **topic, char *key,
 		     size_t key_size, char *err, size_t err_size)
 {
-	static const souk_json_limits_t limits = {SOUK_EVENT_MAX_BYTES, SOUK_EVENT_MAX_DEPTH,
-						  SOUK_EVENT_MAX_MEMBERS};
+	static const souk_json_limits_t limits = {
+	    SOUK_EVENT_MAX_BYTES, SOUK_EVENT_MAX_DEPTH, SOUK_EVENT_MAX_MEMBERS};
 	souk_json_error_t jerr;
 	souk_json_t *doc = souk_json_parse(line, len, &limits, &jerr);
 	const souk_json_value_t *root, *v;
@@ -119,7 +119,8 @@ pr_route_unvalidated(const char *line, size_t len, const char **topic, char *key
 	name = v ? souk_json_string(v, NULL) : NULL;
 	t = name ? souk_event_type_from_name(name) : SOUK_EVENT_TYPE_NONE;
 	if (t == SOUK_EVENT_TYPE_NONE) {
-		snprintf(err, err_size, "type: missing or unknown (needed for the topic)");
+		snprintf(err, err_size,
+			 "type: missing or unknown (needed for the topic)");
 		goto out;
 	}
 	v = souk_json_object_get(root, souk_event_key_name(t));
@@ -144,8 +145,9 @@ pr_pace(double rate, double start, uint64_t sent)
 	double due = start + (double)sent / rate, now = souk_progress_now();
 
 	if (due > now) {
-		struct timespec ts = {.tv_sec = (time_t)(due - now),
-				      .tv_nsec = (long)((due - now - (time_t)(due - now)) * 1e9)};
+		struct timespec ts = {
+		    .tv_sec = (time_t)(due - now),
+		    .tv_nsec = (long)((due - now - (time_t)(due - now)) * 1e9)};
 
 		nanosleep(&ts, NULL);
 	}
@@ -153,12 +155,12 @@ pr_pace(double rate, double start, uint64_t sent)
 
 /* One line of a batch and what validation made of it. */
 struct pr_line {
-	size_t off, len;	/* in the batch's buffer */
+	size_t off, len; /* in the batch's buffer */
 	uint64_t lineno;
-	const char *topic;	/* NULL: rejected */
+	const char *topic; /* NULL: rejected */
 	char key[SOUK_EVENT_IDENT_SIZE];
 	bool has_key;
-	char *error;		/* malloc'd reason when rejected */
+	char *error; /* malloc'd reason when rejected */
 };
 
 /* Up to PR_BATCH_LINES lines of one file, validated by a worker, produced by main in
@@ -169,8 +171,8 @@ struct pr_batch {
 	size_t len, cap;
 	struct pr_line *lines;
 	size_t n;
-	uint64_t bytes;		/* bytes of input the batch covers, blank lines included */
-	bool done;		/* validated: lines[] are final */
+	uint64_t bytes; /* bytes of input the batch covers, blank lines included */
+	bool done;	/* validated: lines[] are final */
 	struct pr_batch *next_work;
 };
 
@@ -209,8 +211,8 @@ pr_validate_line(const struct pr_opts *o, const char *line, size_t len, struct p
 		if (!l->topic)
 			l->topic = souk_event_topic(ev.type);
 	} else if (!l->topic) {
-		if (pr_route_unvalidated(line, len, &l->topic, l->key, sizeof(l->key), err,
-					 sizeof(err)))
+		if (pr_route_unvalidated(line, len, &l->topic, l->key, sizeof(l->key),
+					 err, sizeof(err)))
 			goto reject;
 		l->has_key = true;
 	}
@@ -241,8 +243,8 @@ pr_worker_main(void *arg)
 		if (!b)
 			return NULL; /* closing and nothing left */
 		for (size_t i = 0; i < b->n; i++)
-			pr_validate_line(pool->o, b->buf + b->lines[i].off, b->lines[i].len,
-					 &b->lines[i]);
+			pr_validate_line(pool->o, b->buf + b->lines[i].off,
+					 b->lines[i].len, &b->lines[i]);
 		pthread_mutex_lock(&pool->lock);
 		b->done = true;
 		pthread_cond_broadcast(&pool->done);
@@ -285,7 +287,8 @@ pr_pool_start(struct pr_pool *pool, const struct pr_opts *o, int nthreads)
 	if (!pool->threads)
 		return -1;
 	for (; pool->nthreads < nthreads; pool->nthreads++)
-		if (pthread_create(&pool->threads[pool->nthreads], NULL, pr_worker_main, pool))
+		if (pthread_create(&pool->threads[pool->nthreads], NULL, pr_worker_main,
+				   pool))
 			return -1;
 	return 0;
 }
@@ -354,22 +357,24 @@ pr_batch_send(struct souk_kafka_producer *p, const struct pr_opts *o, struct pr_
 			goto next; /* after a failure: free the rest, send nothing more */
 		if (!l->topic) {
 			st->rejected++;
-			fprintf(stderr, "rejected: %s:%" PRIu64 ": %s\n", b->file, l->lineno,
-				l->error ? l->error : "out of memory");
+			fprintf(stderr, "rejected: %s:%" PRIu64 ": %s\n", b->file,
+				l->lineno, l->error ? l->error : "out of memory");
 			if (rejects) {
 				fwrite(line, 1, l->len, rejects);
 				fputc('\n', rejects);
 			}
 			goto next;
 		}
-		while ((prc = souk_kafka_produce(p, l->topic, l->has_key ? l->key : NULL,
-						 l->has_key ? strlen(l->key) : 0, line, l->len,
-						 NULL, 0, (void *)(uintptr_t)l->lineno, errstr,
-						 sizeof(errstr))) == SOUK_KAFKA_QUEUE_FULL)
-			souk_kafka_poll(p, 1); /* back-pressure: wait for acknowledgements */
+		while ((prc = souk_kafka_produce(
+			    p, l->topic, l->has_key ? l->key : NULL,
+			    l->has_key ? strlen(l->key) : 0, line, l->len, NULL, 0,
+			    (void *)(uintptr_t)l->lineno, errstr, sizeof(errstr))) ==
+		       SOUK_KAFKA_QUEUE_FULL)
+			souk_kafka_poll(p,
+					1); /* back-pressure: wait for acknowledgements */
 		if (prc != SOUK_KAFKA_OK) {
-			fprintf(stderr, "error: %s:%" PRIu64 ": could not produce: %s\n", b->file,
-				l->lineno, errstr);
+			fprintf(stderr, "error: %s:%" PRIu64 ": could not produce: %s\n",
+				b->file, l->lineno, errstr);
 			rc = -1;
 			goto next;
 		}
@@ -377,7 +382,7 @@ pr_batch_send(struct souk_kafka_producer *p, const struct pr_opts *o, struct pr_
 		souk_kafka_poll(p, 0); /* serve delivery reports as they come */
 		if (o->rate > 0)
 			pr_pace(o->rate, start, st->sent);
-next:
+	next:
 		free(l->error);
 		l->error = NULL;
 	}
@@ -449,7 +454,8 @@ pr_file(struct pr_run *run, const char *path)
 	int rc = 0;
 
 	if (!in) {
-		fprintf(stderr, "error: could not open \"%s\": %s\n", path, strerror(errno));
+		fprintf(stderr, "error: could not open \"%s\": %s\n", path,
+			strerror(errno));
 		return -1;
 	}
 	b = pr_run_next(run, &rc);
@@ -475,7 +481,8 @@ pr_file(struct pr_run *run, const char *path)
 		}
 	}
 	if (ferror(in)) {
-		fprintf(stderr, "error: could not read \"%s\": %s\n", path, strerror(errno));
+		fprintf(stderr, "error: could not read \"%s\": %s\n", path,
+			strerror(errno));
 		rc = -1;
 	}
 	if (b && b->n) {
@@ -516,12 +523,16 @@ pr_usage(FILE *out, const struct souk_config_def *const *tables)
 		"usage: souk-produce [options] [FILE...]   (no FILE or \"-\": stdin)\n"
 		"\n"
 		"  -b, --brokers LIST   bootstrap servers (kafka.brokers)\n"
-		"  -t, --topic TOPIC    send every line to TOPIC instead of its type's topic\n"
-		"      --no-validate    skip the schema checks (a line still needs its type and\n"
-		"                       key unless --topic is given; then it is sent unkeyed)\n"
+		"  -t, --topic TOPIC    send every line to TOPIC instead of its type's "
+		"topic\n"
+		"      --no-validate    skip the schema checks (a line still needs its "
+		"type and\n"
+		"                       key unless --topic is given; then it is sent "
+		"unkeyed)\n"
 		"  -r, --rate N         send at most N lines per second\n"
 		"      --rejects FILE   write invalid lines to FILE\n"
-		"  -j, --threads N      validate on N threads (default: the number of cores);\n"
+		"  -j, --threads N      validate on N threads (default: the number of "
+		"cores);\n"
 		"                       lines are still sent in file order\n"
 		"      --json           print the summary as JSON\n"
 		"  -c, --config FILE    read \"key = value\" lines from FILE\n"
@@ -529,7 +540,8 @@ pr_usage(FILE *out, const struct souk_config_def *const *tables)
 		"  -h, --help           this help\n"
 		"  -V, --version        print the version\n"
 		"\n"
-		"exit status: 0 all delivered, 1 something rejected or not delivered, 2 usage\n"
+		"exit status: 0 all delivered, 1 something rejected or not delivered, 2 "
+		"usage\n"
 		"\nkeys:\n");
 	souk_config_help(tables, out);
 }
@@ -539,26 +551,31 @@ main(int argc, char **argv)
 {
 	enum { OPT_NO_VALIDATE = 256, OPT_REJECTS, OPT_JSON };
 	static const struct option longopts[] = {
-		{"brokers", required_argument, NULL, 'b'},
-		{"topic", required_argument, NULL, 't'},
-		{"no-validate", no_argument, NULL, OPT_NO_VALIDATE},
-		{"rate", required_argument, NULL, 'r'},
-		{"rejects", required_argument, NULL, OPT_REJECTS},
-		{"threads", required_argument, NULL, 'j'},
-		{"json", no_argument, NULL, OPT_JSON},
-		{"config", required_argument, NULL, 'c'},
-		{"set", required_argument, NULL, 'X'},
-		{"help", no_argument, NULL, 'h'},
-		{"version", no_argument, NULL, 'V'},
-		{NULL, 0, NULL, 0},
+	    {"brokers", required_argument, NULL, 'b'},
+	    {"topic", required_argument, NULL, 't'},
+	    {"no-validate", no_argument, NULL, OPT_NO_VALIDATE},
+	    {"rate", required_argument, NULL, 'r'},
+	    {"rejects", required_argument, NULL, OPT_REJECTS},
+	    {"threads", required_argument, NULL, 'j'},
+	    {"json", no_argument, NULL, OPT_JSON},
+	    {"config", required_argument, NULL, 'c'},
+	    {"set", required_argument, NULL, 'X'},
+	    {"help", no_argument, NULL, 'h'},
+	    {"version", no_argument, NULL, 'V'},
+	    {NULL, 0, NULL, 0},
 	};
 	static const struct souk_config_def produce_defs[] = {
-		{.name = "produce.timeout", .type = SOUK_CONFIG_DURATION_MS, .def = "30s",
-		 .min = 1000, .max = 3600000,
-		 .help = "give up on a message the broker has not acknowledged after this long"},
-		{.name = NULL},
+	    {.name = "produce.timeout",
+	     .type = SOUK_CONFIG_DURATION_MS,
+	     .def = "30s",
+	     .min = 1000,
+	     .max = 3600000,
+	     .help =
+		 "give up on a message the broker has not acknowledged after this long"},
+	    {.name = NULL},
 	};
-	const struct souk_config_def *const tables[] = {souk_config_common, produce_defs, NULL};
+	const struct souk_config_def *const tables[] = {souk_config_common, produce_defs,
+							NULL};
 	struct pr_opts o = {.validate = true};
 	struct pr_run run;
 	int threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
@@ -583,7 +600,8 @@ main(int argc, char **argv)
 
 		switch (c) {
 		case 'b':
-			snprintf(brokers_set, sizeof(brokers_set), "kafka.brokers=%s", optarg);
+			snprintf(brokers_set, sizeof(brokers_set), "kafka.brokers=%s",
+				 optarg);
 			sets[n_sets++] = brokers_set;
 			break;
 		case 't':
@@ -595,7 +613,9 @@ main(int argc, char **argv)
 		case 'r':
 			o.rate = strtod(optarg, &end);
 			if (*end || !(o.rate > 0)) {
-				fprintf(stderr, "error: --rate: must be a positive number, got \"%s\"\n",
+				fprintf(stderr,
+					"error: --rate: must be a positive number, got "
+					"\"%s\"\n",
 					optarg);
 				rc = 2;
 				goto out;
@@ -604,8 +624,11 @@ main(int argc, char **argv)
 		case 'j':
 			threads = (int)strtol(optarg, &end, 10);
 			if (*end || threads < 1 || threads > 64) {
-				fprintf(stderr, "error: --threads: must be an integer between 1 and 64, "
-						"got \"%s\"\n", optarg);
+				fprintf(stderr,
+					"error: --threads: must be an integer between 1 "
+					"and 64, "
+					"got \"%s\"\n",
+					optarg);
 				rc = 2;
 				goto out;
 			}
@@ -637,20 +660,22 @@ main(int argc, char **argv)
 		}
 	}
 	cfg = souk_config_new(tables, errstr, sizeof(errstr));
-	if (!cfg || souk_config_load(cfg, config_path, n_sets, sets, errstr, sizeof(errstr)) ||
+	if (!cfg ||
+	    souk_config_load(cfg, config_path, n_sets, sets, errstr, sizeof(errstr)) ||
 	    souk_config_foreach_prefix(cfg, "kafka.", pr_collect_prop, &props)) {
 		fprintf(stderr, "error: %s\n", cfg ? errstr : "out of memory");
 		rc = 2;
 		goto out;
 	}
 	if (o.rejects && !(rejects = fopen(o.rejects, "w"))) {
-		fprintf(stderr, "error: could not open \"%s\": %s\n", o.rejects, strerror(errno));
+		fprintf(stderr, "error: could not open \"%s\": %s\n", o.rejects,
+			strerror(errno));
 		goto out;
 	}
-	p = souk_kafka_producer_new(souk_config_get_string(cfg, "kafka.brokers"), props.props,
-				    props.n,
-				    (int)souk_config_get_duration_ms(cfg, "produce.timeout"),
-				    pr_on_delivery, &st, errstr, sizeof(errstr));
+	p = souk_kafka_producer_new(
+	    souk_config_get_string(cfg, "kafka.brokers"), props.props, props.n,
+	    (int)souk_config_get_duration_ms(cfg, "produce.timeout"), pr_on_delivery, &st,
+	    errstr, sizeof(errstr));
 	if (!p) {
 		fprintf(stderr, "error: %s\n", errstr);
 		goto out;
@@ -660,11 +685,13 @@ main(int argc, char **argv)
 
 	run = (struct pr_run){.p = p, .o = &o, .st = &st, .rejects = rejects};
 	if (pr_pool_start(&run.pool, &o, threads)) {
-		fprintf(stderr, "error: could not start %d validation threads\n", threads);
+		fprintf(stderr, "error: could not start %d validation threads\n",
+			threads);
 		pr_pool_stop(&run.pool);
 		goto out;
 	}
-	run.bar = souk_progress_new(pr_total_bytes(argc - optind, argv + optind), "events");
+	run.bar =
+	    souk_progress_new(pr_total_bytes(argc - optind, argv + optind), "events");
 	run.start = start = souk_progress_now();
 	rc = 0;
 	if (optind == argc)
@@ -690,24 +717,27 @@ main(int argc, char **argv)
 	secs = souk_progress_now() - start;
 	failed = atomic_load(&st.failed);
 	if (o.json)
-		printf("{\"lines\":%" PRIu64 ",\"sent\":%" PRIu64 ",\"delivered\":%" PRIu64
-		       ",\"rejected\":%" PRIu64 ",\"failed\":%" PRIu64
+		printf("{\"lines\":%" PRIu64 ",\"sent\":%" PRIu64
+		       ",\"delivered\":%" PRIu64 ",\"rejected\":%" PRIu64
+		       ",\"failed\":%" PRIu64
 		       ",\"seconds\":%.3f,\"events_per_s\":%.0f,\"interrupted\":%s}\n",
-		       st.lines, st.sent, (uint64_t)atomic_load(&st.delivered), st.rejected, failed,
-		       secs, secs > 0 ? (double)st.sent / secs : 0.0,
+		       st.lines, st.sent, (uint64_t)atomic_load(&st.delivered),
+		       st.rejected, failed, secs, secs > 0 ? (double)st.sent / secs : 0.0,
 		       pr_interrupted ? "true" : "false");
 	else
-		fprintf(stderr,
-			"%" PRIu64 " lines: %" PRIu64 " sent, %" PRIu64 " delivered, %" PRIu64
-			" rejected, %" PRIu64 " failed in %.2f s (%.0f events/s)%s\n",
-			st.lines, st.sent, (uint64_t)atomic_load(&st.delivered), st.rejected,
-			failed, secs, secs > 0 ? (double)st.sent / secs : 0.0,
-			pr_interrupted ? ", interrupted" : "");
+		fprintf(
+		    stderr,
+		    "%" PRIu64 " lines: %" PRIu64 " sent, %" PRIu64 " delivered, %" PRIu64
+		    " rejected, %" PRIu64 " failed in %.2f s (%.0f events/s)%s\n",
+		    st.lines, st.sent, (uint64_t)atomic_load(&st.delivered), st.rejected,
+		    failed, secs, secs > 0 ? (double)st.sent / secs : 0.0,
+		    pr_interrupted ? ", interrupted" : "");
 	rc = rc || st.rejected || failed || pr_interrupted ? 1 : 0;
 out:
 	souk_kafka_producer_destroy(p);
 	if (rejects && fclose(rejects)) {
-		fprintf(stderr, "error: could not write \"%s\": %s\n", o.rejects, strerror(errno));
+		fprintf(stderr, "error: could not write \"%s\": %s\n", o.rejects,
+			strerror(errno));
 		rc = 1;
 	}
 	souk_config_destroy(cfg);

@@ -64,7 +64,8 @@ test_pool_open(void **state, const struct souk_pool_env *env, struct souk_pg *tp
 	(void)env;
 	s->pg = tpg;
 	snprintf(sql, sizeof(sql),
-		 "INSERT INTO %s (order_id, valid, topic_partition, off) VALUES ($1, $2, $3, $4)",
+		 "INSERT INTO %s (order_id, valid, topic_partition, off) VALUES ($1, $2, "
+		 "$3, $4)",
 		 table);
 	*state = s;
 	return souk_pg_prepare(tpg, "test_apply", sql, 4, errstr, errstr_size);
@@ -85,8 +86,8 @@ test_pool_apply(void *state, struct souk_txn *t, struct souk_pool_event *events,
 	for (size_t i = 0; i < n; i++) {
 		struct souk_pool_event *e = &events[i];
 		char part[16], off[24], result_id[SOUK_UUID_STRLEN + 1], value[256];
-		const char *v[4] = {e->ev.order.order_id, e->status == SOUK_EVENT_OK ? "t" : "f",
-				    part, off};
+		const char *v[4] = {e->ev.order.order_id,
+				    e->status == SOUK_EVENT_OK ? "t" : "f", part, off};
 		int len;
 
 		if (e->status == SOUK_EVENT_EFIELD && !e->ev.order.order_id[0]) {
@@ -99,18 +100,20 @@ test_pool_apply(void *state, struct souk_txn *t, struct souk_pool_event *events,
 			continue;
 		}
 		if (!strncmp(e->ev.order.order_id, "poison", 6)) {
-			snprintf(errstr, errstr_size, "order %s is poison", e->ev.order.order_id);
+			snprintf(errstr, errstr_size, "order %s is poison",
+				 e->ev.order.order_id);
 			return SOUK_POOL_FAIL;
 		}
 		snprintf(part, sizeof(part), "%d", (int)e->partition);
 		snprintf(off, sizeof(off), "%" PRId64, e->offset);
-		if (souk_pg_exec_prepared(souk_txn_pg(t), "test_apply", 4, v, NULL, errstr,
-					  errstr_size))
+		if (souk_pg_exec_prepared(souk_txn_pg(t), "test_apply", 4, v, NULL,
+					  errstr, errstr_size))
 			return SOUK_POOL_FAIL;
 		souk_uuid_derive("test", e->ev.order.order_id, 0, result_id);
-		len = snprintf(value, sizeof(value), "{\"order_id\":\"%s\"}", e->ev.order.order_id);
-		if (souk_txn_emit(t, e, results_topic, e->ev.order.order_id, value, (size_t)len,
-				  result_id))
+		len = snprintf(value, sizeof(value), "{\"order_id\":\"%s\"}",
+			       e->ev.order.order_id);
+		if (souk_txn_emit(t, e, results_topic, e->ev.order.order_id, value,
+				  (size_t)len, result_id))
 			return SOUK_POOL_RETRY;
 	}
 	(void)s;
@@ -120,12 +123,12 @@ test_pool_apply(void *state, struct souk_txn *t, struct souk_pool_event *events,
 static const char *const test_topics[] = {topic, NULL};
 
 static const struct souk_pool test_pool = {
-	.name = "test",
-	.topics = test_topics,
-	.default_group = group,
-	.open = test_pool_open,
-	.close = test_pool_close,
-	.apply = test_pool_apply,
+    .name = "test",
+    .topics = test_topics,
+    .default_group = group,
+    .open = test_pool_open,
+    .close = test_pool_close,
+    .apply = test_pool_apply,
 };
 
 /* ---- helpers ------------------------------------------------------------------ */
@@ -140,8 +143,8 @@ now_ms(void)
 }
 
 static void
-on_delivery(void *opaque, void *msg_opaque, const char *t, int32_t partition, int64_t offset,
-	    rd_kafka_resp_err_t err, const char *errstr)
+on_delivery(void *opaque, void *msg_opaque, const char *t, int32_t partition,
+	    int64_t offset, rd_kafka_resp_err_t err, const char *errstr)
 {
 	(void)opaque, (void)msg_opaque, (void)t, (void)partition, (void)offset;
 	assert_int_equal(err, 0);
@@ -158,13 +161,14 @@ produce(const char *key, const char *line, int32_t partition)
 	rd_kafka_resp_err_t err;
 
 	if (partition < 0) {
-		assert_int_equal(souk_kafka_produce(producer, topic, key, strlen(key), line,
-						    strlen(line), NULL, 0, NULL, errstr,
-						    sizeof(errstr)),
+		assert_int_equal(souk_kafka_produce(producer, topic, key, strlen(key),
+						    line, strlen(line), NULL, 0, NULL,
+						    errstr, sizeof(errstr)),
 				 0);
 		return;
 	}
-	err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+	err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+				RD_KAFKA_V_PARTITION(partition),
 				RD_KAFKA_V_KEY(key, strlen(key)),
 				RD_KAFKA_V_VALUE((void *)line, strlen(line)),
 				RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
@@ -251,13 +255,16 @@ read_topic(const char *t, const char *header, const char *want_prefix, int *with
 	int64_t idle_until = now_ms() + 5000;
 
 	snprintf(g, sizeof(g), "%s-reader-%" PRId64, group, now_ms());
-	c = souk_kafka_consumer_new(brokers, g, NULL, 0, NULL, NULL, errstr, sizeof(errstr));
+	c = souk_kafka_consumer_new(brokers, g, NULL, 0, NULL, NULL, errstr,
+				    sizeof(errstr));
 	assert_non_null(c);
-	assert_int_equal(souk_kafka_consumer_subscribe(c, topics, 1, errstr, sizeof(errstr)), 0);
+	assert_int_equal(
+	    souk_kafka_consumer_subscribe(c, topics, 1, errstr, sizeof(errstr)), 0);
 	*with_header = *prefixed = 0;
 	while (now_ms() < idle_until) {
 		rd_kafka_message_t *msgs[64];
-		int got = souk_kafka_consumer_poll(c, msgs, 64, 200, errstr, sizeof(errstr));
+		int got =
+		    souk_kafka_consumer_poll(c, msgs, 64, 200, errstr, sizeof(errstr));
 
 		for (int i = 0; i < got; i++) {
 			rd_kafka_headers_t *h = NULL;
@@ -280,7 +287,8 @@ read_topic(const char *t, const char *header, const char *want_prefix, int *with
 	return n;
 }
 
-/* The value of one metric line ("name{labels}") on the runtime's /metrics, -1 if absent. */
+/* The value of one metric line ("name{labels}") on the runtime's /metrics, -1 if absent.
+ */
 static long
 metric(struct souk_runtime *rt, const char *series)
 {
@@ -296,7 +304,8 @@ metric(struct souk_runtime *rt, const char *series)
 	inet_pton(AF_INET, "127.0.0.1", &sa.sin_addr);
 	assert_int_equal(connect(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
 	assert_int_equal(write(fd, req, strlen(req)), (ssize_t)strlen(req));
-	while (got < sizeof(buf) - 1 && (n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
+	while (got < sizeof(buf) - 1 &&
+	       (n = read(fd, buf + got, sizeof(buf) - 1 - got)) > 0)
 		got += (size_t)n;
 	close(fd);
 	buf[got] = '\0';
@@ -309,9 +318,12 @@ config_new(void)
 {
 	static const struct souk_config_def *const tables[] = {souk_config_common,
 							       souk_runtime_config, NULL};
-	const char *sets[] = {"worker.threads=2", "worker.batch_max=50",
-			      "worker.poll_timeout=50ms", "kafka.session.timeout.ms=6000",
-			      "kafka.heartbeat.interval.ms=500", "worker.drain_timeout=5s"};
+	const char *sets[] = {"worker.threads=2",
+			      "worker.batch_max=50",
+			      "worker.poll_timeout=50ms",
+			      "kafka.session.timeout.ms=6000",
+			      "kafka.heartbeat.interval.ms=500",
+			      "worker.drain_timeout=5s"};
 	char errstr[256];
 	struct souk_config *cfg = souk_config_new(tables, errstr, sizeof(errstr));
 
@@ -331,7 +343,8 @@ create_topics(void)
 	char errstr[256];
 
 	for (int i = 0; i < 3; i++)
-		nt[i] = rd_kafka_NewTopic_new(names[i], PARTITIONS, 1, errstr, sizeof(errstr));
+		nt[i] = rd_kafka_NewTopic_new(names[i], PARTITIONS, 1, errstr,
+					      sizeof(errstr));
 	rd_kafka_CreateTopics(rk, nt, 3, NULL, q);
 	ev = rd_kafka_queue_poll(q, 30000);
 	assert_non_null(ev);
@@ -373,7 +386,8 @@ setup(void **state)
 
 	(void)state;
 	souk_log_set_level(SOUK_LOG_LEVEL_WARN);
-	brokers = getenv("SOUK_KAFKA_BROKERS") ? getenv("SOUK_KAFKA_BROKERS") : "127.0.0.1:19092";
+	brokers = getenv("SOUK_KAFKA_BROKERS") ? getenv("SOUK_KAFKA_BROKERS")
+					       : "127.0.0.1:19092";
 	dsn = getenv("SOUK_PG_DSN") ? getenv("SOUK_PG_DSN")
 				    : "host=127.0.0.1 port=15432 dbname=souk user=souk";
 	snprintf(topic, sizeof(topic), "runtime-test-%u", run);
@@ -388,8 +402,8 @@ setup(void **state)
 		 "topic_partition int NOT NULL, off bigint NOT NULL)",
 		 table);
 	assert_int_equal(souk_pg_exec(pg, sql, NULL, errstr, sizeof(errstr)), 0);
-	producer = souk_kafka_producer_new(brokers, NULL, 0, 10000, on_delivery, NULL, errstr,
-					   sizeof(errstr));
+	producer = souk_kafka_producer_new(brokers, NULL, 0, 10000, on_delivery, NULL,
+					   errstr, sizeof(errstr));
 	assert_non_null(producer);
 	create_topics();
 	return 0;
@@ -430,10 +444,18 @@ test_applies_once_with_results_and_dlq(void **state)
 	}
 	produce("k", "not json", -1), sent++;
 	produce("k", "{\"type\":\"order\"}", -1), sent++;
-	produce("k", "{\"event_id\":\"6f1c2a70-0b7e-4c55-9a53-1f0d2c9e8a01\",\"type\":\"nope\","
-		     "\"version\":1,\"ts\":\"2026-11-27T12:00:00.000Z\",\"client_id\":\"t\"}", -1), sent++;
-	produce("k", "{\"event_id\":\"6f1c2a70-0b7e-4c55-9a53-1f0d2c9e8a01\",\"type\":\"order\","
-		     "\"version\":9,\"ts\":\"2026-11-27T12:00:00.000Z\",\"client_id\":\"t\"}", -1), sent++;
+	produce(
+	    "k",
+	    "{\"event_id\":\"6f1c2a70-0b7e-4c55-9a53-1f0d2c9e8a01\",\"type\":\"nope\","
+	    "\"version\":1,\"ts\":\"2026-11-27T12:00:00.000Z\",\"client_id\":\"t\"}",
+	    -1),
+	    sent++;
+	produce(
+	    "k",
+	    "{\"event_id\":\"6f1c2a70-0b7e-4c55-9a53-1f0d2c9e8a01\",\"type\":\"order\","
+	    "\"version\":9,\"ts\":\"2026-11-27T12:00:00.000Z\",\"client_id\":\"t\"}",
+	    -1),
+	    sent++;
 	for (int i = 0; i < 3; i++, sent++) {
 		snprintf(id, sizeof(id), "bad-qty-%d", i);
 		produce_order(id, 0, -1); /* decodes, breaks a rule, key valid */
@@ -446,22 +468,24 @@ test_applies_once_with_results_and_dlq(void **state)
 	assert_non_null(rt);
 	assert_int_equal(wait_applied(153), 153);
 	snprintf(sql, sizeof(sql),
-		 "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets WHERE group_id = '%s'",
+		 "SELECT coalesce(sum(next_offset), 0) FROM consumer_offsets WHERE "
+		 "group_id = '%s'",
 		 group);
 	assert_int_equal(wait_for(sql, sent), sent);
 	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE NOT valid", table);
 	assert_int_equal(query_long(sql), 3);
 	/* Every result published and marked. */
 	snprintf(sql, sizeof(sql),
-		 "SELECT count(*) FROM outbox_pending WHERE source_topic = '%s'",
-		 topic);
+		 "SELECT count(*) FROM outbox_pending WHERE source_topic = '%s'", topic);
 	assert_int_equal(wait_for(sql, 0), 0);
 	/* Each DLQ entry counted once, when its batch committed. */
-	assert_int_equal(metric(rt, "souk_worker_events_total{pool=\"test\",outcome=\"dlq\"} "), 6);
+	assert_int_equal(
+	    metric(rt, "souk_worker_events_total{pool=\"test\",outcome=\"dlq\"} "), 6);
 	assert_int_equal(souk_runtime_stop(rt), 0);
 	souk_config_destroy(cfg);
 
-	assert_int_equal(read_topic(results_topic, "souk-result-id", NULL, &with, &prefixed), 153);
+	assert_int_equal(
+	    read_topic(results_topic, "souk-result-id", NULL, &with, &prefixed), 153);
 	assert_int_equal(with, 153);
 	assert_int_equal(read_topic(dlq_topic, "souk-error", "e", &with, &prefixed), 6);
 	assert_int_equal(with, 6);
@@ -488,8 +512,8 @@ test_poison_is_isolated(void **state)
 	assert_int_equal(wait_applied(153 + 9), 153 + 9);
 	assert_int_equal(souk_runtime_stop(rt), 0);
 	souk_config_destroy(cfg);
-	assert_int_equal(read_topic(dlq_topic, "souk-error", "apply: order poison-4", &with,
-				    &prefixed),
+	assert_int_equal(read_topic(dlq_topic, "souk-error", "apply: order poison-4",
+				    &with, &prefixed),
 			 7);
 	assert_int_equal(prefixed, 1);
 }
@@ -516,7 +540,8 @@ test_zombie_applies_nothing(void **state)
 	 * no claim for two seconds. */
 	while (query_long(sql) < epochs + PARTITIONS && now_ms() < deadline)
 		usleep(100 * 1000);
-	for (long last = -1, settled = 0; settled < 20 && now_ms() < deadline; usleep(100 * 1000)) {
+	for (long last = -1, settled = 0; settled < 20 && now_ms() < deadline;
+	     usleep(100 * 1000)) {
 		long now = query_long(sql);
 
 		settled = now == last ? settled + 1 : 0;
@@ -537,13 +562,16 @@ test_zombie_applies_nothing(void **state)
 	}
 	flush_all(base + 10);
 	/* Partition 2 is still the runtime's: applied. Partition 1's batch is fenced. */
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE order_id LIKE 'z2-%%'", table);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE order_id LIKE 'z2-%%'",
+		 table);
 	assert_int_equal(wait_for(sql, 5), 5);
 	sleep(2);
-	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE order_id LIKE 'z1-%%'", table);
+	snprintf(sql, sizeof(sql), "SELECT count(*) FROM %s WHERE order_id LIKE 'z1-%%'",
+		 table);
 	assert_int_equal(query_long(sql), 0);
 	snprintf(sql, sizeof(sql),
-		 "SELECT next_offset FROM consumer_offsets WHERE group_id = '%s' AND topic = '%s' "
+		 "SELECT next_offset FROM consumer_offsets WHERE group_id = '%s' AND "
+		 "topic = '%s' "
 		 "AND partition = 1",
 		 group, topic);
 	assert_int_equal(query_long(sql), next); /* the zombie moved nothing */
@@ -565,9 +593,9 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_applies_once_with_results_and_dlq),
-		cmocka_unit_test(test_poison_is_isolated),
-		cmocka_unit_test(test_zombie_applies_nothing),
+	    cmocka_unit_test(test_applies_once_with_results_and_dlq),
+	    cmocka_unit_test(test_poison_is_isolated),
+	    cmocka_unit_test(test_zombie_applies_nothing),
 	};
 	return cmocka_run_group_tests(tests, setup, teardown);
 }

@@ -65,7 +65,8 @@ keyfile_write(const struct keyfile *kf, const char *text)
 /* Loads text, which must be refused with an error naming the file, the line (0: no
  * line) and containing want. */
 static void
-assert_load_fails(const struct keyfile *kf, const char *text, unsigned line, const char *want)
+assert_load_fails(const struct keyfile *kf, const char *text, unsigned line,
+		  const char *want)
 {
 	char errstr[512], where[128];
 
@@ -77,7 +78,8 @@ assert_load_fails(const struct keyfile *kf, const char *text, unsigned line, con
 	else
 		snprintf(where, sizeof(where), "%s", kf->path);
 	if (!strstr(errstr, where) || !strstr(errstr, want))
-		fail_msg("error \"%s\" does not name \"%s\" with \"%s\"", errstr, where, want);
+		fail_msg("error \"%s\" does not name \"%s\" with \"%s\"", errstr, where,
+			 want);
 }
 
 static void
@@ -89,8 +91,7 @@ test_load_skips_comments_and_blank_lines(void **state)
 
 	keyfile_write(kf, "# souk-gateway keys\n"
 			  "\n"
-			  "   \n"
-			  KEY_SHOP " shop-1\n"
+			  "   \n" KEY_SHOP " shop-1\n"
 			  "  # indented comment\n"
 			  "\t" KEY_FLEET "\tfleet.eu:2 \r\n");
 	auth = gw_auth_load(kf->path, errstr, sizeof(errstr));
@@ -159,15 +160,17 @@ test_load_errors_name_file_and_line(void **state)
 	assert_load_fails(kf, "# keys\n" KEY_SHOP " -shop\n", 2, "client id \"-shop\"");
 	assert_load_fails(kf, KEY_SHOP " shop-1\n\nshort-key-15chr shop-2\n", 3,
 			  "key must be 16 to 256");
-	assert_load_fails(kf, KEY_SHOP " shop-1\n" KEY_FLEET " fleet-2\n" KEY_SHOP " shop-3\n", 3,
-			  "key repeated (first for \"shop-1\")");
+	assert_load_fails(
+	    kf, KEY_SHOP " shop-1\n" KEY_FLEET " fleet-2\n" KEY_SHOP " shop-3\n", 3,
+	    "key repeated (first for \"shop-1\")");
 	assert_load_fails(kf, KEY_SHOP "\n", 1, "expected \"<key> <client_id>\"");
 	assert_load_fails(kf, KEY_SHOP " shop 1\n", 1, "expected \"<key> <client_id>\"");
 	/* A client id is an identifier: at most 64 characters. */
-	assert_load_fails(kf,
-			  KEY_SHOP " c123456789012345678901234567890123456789012345678901234567890123"
-				   "4\n",
-			  1, "is not an identifier");
+	assert_load_fails(
+	    kf,
+	    KEY_SHOP " c123456789012345678901234567890123456789012345678901234567890123"
+		     "4\n",
+	    1, "is not an identifier");
 }
 
 static void
@@ -188,14 +191,15 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_load_skips_comments_and_blank_lines,
-						keyfile_setup, keyfile_teardown),
-		cmocka_unit_test_setup_teardown(test_lookup, keyfile_setup, keyfile_teardown),
-		cmocka_unit_test_setup_teardown(test_longest_key, keyfile_setup, keyfile_teardown),
-		cmocka_unit_test_setup_teardown(test_load_errors_name_file_and_line, keyfile_setup,
-						keyfile_teardown),
-		cmocka_unit_test_setup_teardown(test_load_refuses_a_file_without_keys,
-						keyfile_setup, keyfile_teardown),
+	    cmocka_unit_test_setup_teardown(test_load_skips_comments_and_blank_lines,
+					    keyfile_setup, keyfile_teardown),
+	    cmocka_unit_test_setup_teardown(test_lookup, keyfile_setup, keyfile_teardown),
+	    cmocka_unit_test_setup_teardown(test_longest_key, keyfile_setup,
+					    keyfile_teardown),
+	    cmocka_unit_test_setup_teardown(test_load_errors_name_file_and_line,
+					    keyfile_setup, keyfile_teardown),
+	    cmocka_unit_test_setup_teardown(test_load_refuses_a_file_without_keys,
+					    keyfile_setup, keyfile_teardown),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }

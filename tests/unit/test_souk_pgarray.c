@@ -31,8 +31,9 @@ test_text_is_quoted_and_escaped(void **state)
 	souk_pgarray_add_str(&a, NULL);
 	souk_pgarray_add_str(&a, "{,}");
 	souk_pgarray_add_int(&a, -42);
-	assert_string_equal(souk_pgarray_text(&a),
-			    "{\"plain\",\"with \\\"quote\\\" and \\\\back\",NULL,\"{,}\",-42}");
+	assert_string_equal(
+	    souk_pgarray_text(&a),
+	    "{\"plain\",\"with \\\"quote\\\" and \\\\back\",NULL,\"{,}\",-42}");
 	/* Reuse after reset. */
 	souk_pgarray_reset(&a);
 	souk_pgarray_add_int(&a, 7);
@@ -86,10 +87,10 @@ int
 main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_empty_array),
-		cmocka_unit_test(test_text_is_quoted_and_escaped),
-		cmocka_unit_test(test_bytea_round_trip),
-		cmocka_unit_test(test_grows_past_the_first_block),
+	    cmocka_unit_test(test_empty_array),
+	    cmocka_unit_test(test_text_is_quoted_and_escaped),
+	    cmocka_unit_test(test_bytea_round_trip),
+	    cmocka_unit_test(test_grows_past_the_first_block),
 	};
 	return cmocka_run_group_tests(tests, NULL, NULL);
 }
