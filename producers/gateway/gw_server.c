@@ -32,6 +32,7 @@ enum gw_route {
 	GW_ROUTE_EVENTS,
 	GW_ROUTE_STOCK,
 	GW_ROUTE_ORDER,
+	GW_ROUTE_PAYMENT,
 	GW_ROUTE_METRICS,
 	GW_ROUTE_HEALTHZ,
 	GW_ROUTE_READYZ,
@@ -39,7 +40,7 @@ enum gw_route {
 	GW_ROUTE_COUNT
 };
 
-/* Path (prefix for /v1/stock/), label in metrics, the event type it takes. */
+/* Path (a prefix when it ends in '/'), label in metrics, the event type it takes. */
 static const struct {
 	const char *path;
 	souk_event_type_t type;
@@ -53,6 +54,7 @@ static const struct {
     [GW_ROUTE_EVENTS] = {"/v1/events", SOUK_EVENT_TYPE_NONE, true},
     [GW_ROUTE_STOCK] = {"/v1/stock/", SOUK_EVENT_TYPE_NONE, false},
     [GW_ROUTE_ORDER] = {"/v1/orders/", SOUK_EVENT_TYPE_NONE, false},
+    [GW_ROUTE_PAYMENT] = {"/v1/payments/", SOUK_EVENT_TYPE_NONE, false},
     [GW_ROUTE_METRICS] = {"/metrics", SOUK_EVENT_TYPE_NONE, false},
     [GW_ROUTE_HEALTHZ] = {"/healthz", SOUK_EVENT_TYPE_NONE, false},
     [GW_ROUTE_READYZ] = {"/readyz", SOUK_EVENT_TYPE_NONE, false},
@@ -717,6 +719,98 @@ gw_get_order(struct gw_req *r, const char *url)
 	return ret;
 }
 
+/* A payment from the ledger in PostgreSQL: its row, the commands parked on it (their
+ * idempotency key in_progress: outcome unknown), its refunds and its last 100
+ * transitions, or 404. PostgreSQL builds the whole answer in one statement, so one
+ * round trip and one snapshot: the lists agree with the row. Cost: index scans on
+ * each table's payment_id (idempotency_keys_in_progress for the parked commands). */
+static enum MHD_Result
+gw_get_payment(struct gw_req *r, const char *url)
+{
+	/* The object is built with every key, then its top-level nulls dropped (only
+	 * provider_ref can be one); json_strip_nulls would also drop the nulls inside
+	 * the lists, such as the "from" of the create. */
+	static const char sql[] =
+	    "SELECT json_object_agg(kv.key, kv.value ORDER BY kv.n) "
+	    "FROM payments p, LATERAL json_each(json_build_object("
+	    " 'payment_id', p.payment_id, 'state', p.state, 'currency', p.currency,"
+	    " 'amount', p.amount, 'amount_authorized', p.amount_authorized,"
+	    " 'amount_captured', p.amount_captured,"
+	    " 'amount_refunded', p.amount_refunded, 'version', p.version,"
+	    " 'provider_ref', p.provider_ref,"
+	    " 'created_at', to_char(p.created_at AT TIME ZONE 'UTC',"
+	    "   'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+	    " 'updated_at', to_char(p.updated_at AT TIME ZONE 'UTC',"
+	    "   'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+	    " 'in_progress', (SELECT coalesce(json_agg(json_build_object("
+	    "   'command', k.command, 'idempotency_key', k.key)"
+	    "   ORDER BY k.created_at, k.client_id, k.key), '[]')"
+	    "  FROM idempotency_keys k"
+	    "  WHERE k.payment_id = p.payment_id AND k.state = 'in_progress'),"
+	    " 'refunds', (SELECT coalesce(json_agg(json_build_object("
+	    "   'refund_id', rf.refund_id, 'amount', rf.amount, 'state', rf.state)"
+	    "   ORDER BY rf.created_at, rf.refund_id), '[]')"
+	    "  FROM payment_refunds rf WHERE rf.payment_id = p.payment_id),"
+	    " 'transitions', (SELECT coalesce(json_agg(json_build_object("
+	    "   'version', t.version, 'from', t.from_state, 'to', t.to_state,"
+	    "   'command', t.command, 'amount', t.amount,"
+	    "   'at', to_char(t.at AT TIME ZONE 'UTC',"
+	    "     'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')) ORDER BY t.version), '[]')"
+	    "  FROM (SELECT * FROM payment_transitions"
+	    "        WHERE payment_id = p.payment_id"
+	    "        ORDER BY version DESC LIMIT 100) t)"
+	    ")) WITH ORDINALITY AS kv(key, value, n) "
+	    "WHERE p.payment_id = $1 AND json_typeof(kv.value) <> 'null'";
+	const char *id = url + strlen(gw_routes[GW_ROUTE_PAYMENT].path);
+	struct gw_server *s = r->s;
+	struct souk_pg *pg = NULL;
+	PGresult *res = NULL;
+	char errstr[256], msg[320];
+	enum MHD_Result ret;
+	yajl_gen g;
+
+	if (!souk_event_identifier_valid(id)) {
+		snprintf(msg, sizeof(msg), "payment_id \"%.64s\" is not an identifier",
+			 id);
+		return gw_respond_error(r, 400, msg, 0, NULL);
+	}
+	if (!s->conf.pg)
+		return gw_respond_error(
+		    r, 503, "payment lookups are off: no postgresql configured",
+		    s->conf.retry_after_s, NULL);
+	pg = gw_pool_acquire(s->conf.pg, errstr, sizeof(errstr));
+	if (!pg || souk_pg_prepare(pg, "gw_payment", sql, 1, errstr, sizeof(errstr)) ||
+	    souk_pg_exec_prepared(pg, "gw_payment", 1, &id, &res, errstr,
+				  sizeof(errstr))) {
+		gw_pool_release(s->conf.pg, pg);
+		snprintf(msg, sizeof(msg), "could not read payment: %s", errstr);
+		return gw_respond_error(r, 503, msg, s->conf.retry_after_s, NULL);
+	}
+	gw_pool_release(s->conf.pg, pg);
+	/* An aggregate without GROUP BY: always one row, NULL when no payment. */
+	if (!PQgetisnull(res, 0, 0)) {
+		ret = gw_respond(r, 200, "application/json", PQgetvalue(res, 0, 0),
+				 (size_t)PQgetlength(res, 0, 0), 0, NULL);
+		goto out;
+	}
+	g = yajl_gen_alloc(NULL);
+	if (!g) {
+		ret = MHD_NO;
+		goto out;
+	}
+	yajl_gen_map_open(g);
+	souk_json_gen_str(g, "error");
+	souk_json_gen_str(g, "payment not found");
+	souk_json_gen_str(g, "payment_id");
+	souk_json_gen_str(g, id);
+	yajl_gen_map_close(g);
+	ret = gw_respond_gen(r, 404, "application/json", g, 0, NULL);
+	yajl_gen_free(g);
+out:
+	PQclear(res);
+	return ret;
+}
+
 static enum MHD_Result
 gw_get(struct gw_req *r, const char *url)
 {
@@ -730,6 +824,8 @@ gw_get(struct gw_req *r, const char *url)
 		return gw_get_stock(r, url);
 	case GW_ROUTE_ORDER:
 		return gw_get_order(r, url);
+	case GW_ROUTE_PAYMENT:
+		return gw_get_payment(r, url);
 	case GW_ROUTE_HEALTHZ:
 		return gw_respond(r, 200, "text/plain", "ok\n", 3, 0, NULL);
 	case GW_ROUTE_READYZ:
@@ -756,8 +852,7 @@ gw_route_of(const char *url)
 {
 	for (int i = 0; i < GW_ROUTE_OTHER; i++) {
 		size_t len = strlen(gw_routes[i].path);
-
-		bool prefix = i == GW_ROUTE_STOCK || i == GW_ROUTE_ORDER;
+		bool prefix = gw_routes[i].path[len - 1] == '/';
 
 		if (prefix ? !strncmp(url, gw_routes[i].path, len) && url[len]
 			   : !strcmp(url, gw_routes[i].path))

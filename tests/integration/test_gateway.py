@@ -26,6 +26,7 @@ SOURCE_DIR = os.environ.get("SOUK_SOURCE_DIR", "/work/main")
 BIN = os.environ.get("SOUK_BIN", os.path.join(SOURCE_DIR, "build", "bin"))
 BROKERS = os.environ.get("SOUK_KAFKA_BROKERS", "127.0.0.1:19092")
 REDIS_URL = os.environ.get("SOUK_REDIS_URL", "redis://127.0.0.1:16379/0")
+PG_DSN = os.environ.get("SOUK_PG_DSN", "host=127.0.0.1 port=15432 dbname=souk user=souk")
 RUN = uuid.uuid4().hex[:8]
 CLIENT_TOPICS = ["orders", "payments", "locations", "ride-requests", "ride-events"]
 UUID_RE = re.compile(r"^[0-9a-f]{8}-[0-9a-f]{4}-([0-9a-f])[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$")
@@ -199,6 +200,13 @@ def messages_between(before, after):
                 event = {}
             found.append((topic, partition, m["offset"], m["key"], event if isinstance(event, dict) else {}))
     return found
+
+
+def psql(sql):
+    """Runs sql (statements in one transaction unless it says otherwise)."""
+    p = subprocess.run(["psql", PG_DSN, "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                       capture_output=True, text=True, timeout=20)
+    assert p.returncode == 0, f"psql: {p.stderr}"
 
 
 def redis_cli(*args):
@@ -562,13 +570,7 @@ class Reads(unittest.TestCase):
         checked("display stock")
 
     def test_order_decision_from_postgresql(self):
-        dsn = os.environ.get("SOUK_PG_DSN", "host=127.0.0.1 port=15432 dbname=souk user=souk")
         oid, sku = f"o-read-{RUN}", f"SKU-read-{RUN}"
-
-        def psql(sql):
-            subprocess.run(["psql", dsn, "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql],
-                           check=True, capture_output=True)
-
         r = OPEN.request("GET", f"/v1/orders/{oid}")
         self.assertEqual(r.status, 200, r)
         self.assertEqual(r.json(), {"order_id": oid, "status": "pending"})
@@ -589,6 +591,130 @@ class Reads(unittest.TestCase):
         finally:
             psql(f"DELETE FROM orders WHERE order_id = '{oid}'")
         checked("order decisions from postgresql")
+
+    def test_payment_from_postgresql(self):
+        # Written as the payments pool would: a captured payment with one refund done
+        # and one whose provider call has no answer yet (its key in_progress), a voided
+        # one without provider_ref, and one with a long history. The times are given in
+        # +02:00 to see them answered in UTC.
+        paid, voided, long = (f"p-read-{RUN}-{n}" for n in ("paid", "voided", "long"))
+        ids = f"'{paid}', '{voided}', '{long}'"
+        client, other = f"shop-{RUN}", f"shop2-{RUN}"
+        h = "'" + "ab" * 32 + "'"
+
+        def key(client_id, key, state, payment_id, command, at):
+            final = "'{}', now() + interval '1 hour'" if state == "final" else "NULL, NULL"
+            return (f"('{client_id}', '{key}', {h}, '{state}', '{payment_id}', '{command}', "
+                    f"gen_random_uuid(), {final}, '{at}')")
+
+        def transition(payment_id, version, from_, to, command, amount, at, refund_id="NULL"):
+            from_ = f"'{from_}'" if from_ else "NULL"
+            return (f"('{payment_id}', {version}, {from_}, '{to}', '{command}', {amount}, {refund_id}, "
+                    f"'{client}', 'k-{version}', '{at}')")
+
+        t = "2024-03-01 14:0{}:00.{}+02"
+        psql(f"""
+            INSERT INTO payments (payment_id, client_id, state, currency, amount, amount_authorized,
+                                  amount_captured, amount_refunded, provider_ref, version, created_at, updated_at)
+            VALUES ('{paid}', '{client}', 'captured', 'EUR', 1999, 1999, 1999, 500, 'psp_{RUN}', 4,
+                    '{t.format(0, 120)}', '{t.format(4, 5)}'),
+                   ('{voided}', '{client}', 'voided', 'JPY', 700, 700, 0, 0, NULL, 3,
+                    '{t.format(0, 0)}', '{t.format(2, 0)}'),
+                   ('{long}', '{client}', 'captured', 'EUR', 10, 10, 10, 0, 'psp_l_{RUN}', 105,
+                    '{t.format(0, 0)}', '{t.format(0, 0)}');
+            INSERT INTO payment_refunds (payment_id, refund_id, amount, state, created_at) VALUES
+                ('{paid}', 'rf-2', 300, 'pending', '{t.format(5, 0)}'),
+                ('{paid}', 'rf-1', 500, 'succeeded', '{t.format(4, 0)}');
+            INSERT INTO payment_transitions (payment_id, version, from_state, to_state, command, amount,
+                                             refund_id, client_id, idempotency_key, at) VALUES
+                {transition(paid, 3, "authorized", "captured", "capture", 1999, t.format(3, 0))},
+                {transition(paid, 1, None, "created", "create", 1999, t.format(0, 120))},
+                {transition(paid, 4, "captured", "captured", "refund", 500, t.format(4, 5), "'rf-1'")},
+                {transition(paid, 2, "created", "authorized", "authorize", 1999, t.format(1, 0))},
+                {transition(voided, 1, None, "created", "create", 700, t.format(0, 0))},
+                {transition(voided, 2, "created", "authorized", "authorize", 700, t.format(1, 0))},
+                {transition(voided, 3, "authorized", "voided", "void", "NULL", t.format(2, 0))},
+                {transition(long, 1, None, "created", "create", 10, t.format(0, 0))};
+            INSERT INTO payment_transitions (payment_id, version, from_state, to_state, command, amount,
+                                             client_id, idempotency_key)
+                SELECT '{long}', v, 'captured', 'captured', 'capture', 10, '{client}', 'k-' || v
+                FROM generate_series(2, 105) AS v;
+            INSERT INTO idempotency_keys (client_id, key, params_hash, state, payment_id, command,
+                                          result_id, response, expires_at, created_at) VALUES
+                {key(other, f"k-late-{RUN}", "in_progress", paid, "settle", t.format(6, 0))},
+                {key(client, f"k-refund-{RUN}", "in_progress", paid, "refund", t.format(5, 0))},
+                {key(client, f"k-done-{RUN}", "final", paid, "capture", t.format(3, 0))},
+                {key(client, f"k-elsewhere-{RUN}", "in_progress", voided + "-not", "capture", t.format(5, 0))};
+            """)
+        try:
+            r = OPEN.request("GET", f"/v1/payments/{paid}")
+            self.assertEqual(r.status, 200, r)
+            self.assertTrue(r.headers["Content-Type"].startswith("application/json"), r.headers)
+            self.assertEqual(r.json(), {
+                "payment_id": paid, "state": "captured", "currency": "EUR", "amount": 1999,
+                "amount_authorized": 1999, "amount_captured": 1999, "amount_refunded": 500, "version": 4,
+                "provider_ref": f"psp_{RUN}",
+                "created_at": "2024-03-01T12:00:00.120Z", "updated_at": "2024-03-01T12:04:00.500Z",
+                # Only this payment's keys still in_progress, oldest first.
+                "in_progress": [{"command": "refund", "idempotency_key": f"k-refund-{RUN}"},
+                                {"command": "settle", "idempotency_key": f"k-late-{RUN}"}],
+                "refunds": [{"refund_id": "rf-1", "amount": 500, "state": "succeeded"},
+                            {"refund_id": "rf-2", "amount": 300, "state": "pending"}],
+                "transitions": [
+                    {"version": 1, "from": None, "to": "created", "command": "create", "amount": 1999,
+                     "at": "2024-03-01T12:00:00.120Z"},
+                    {"version": 2, "from": "created", "to": "authorized", "command": "authorize", "amount": 1999,
+                     "at": "2024-03-01T12:01:00.000Z"},
+                    {"version": 3, "from": "authorized", "to": "captured", "command": "capture", "amount": 1999,
+                     "at": "2024-03-01T12:03:00.000Z"},
+                    {"version": 4, "from": "captured", "to": "captured", "command": "refund", "amount": 500,
+                     "at": "2024-03-01T12:04:00.500Z"},
+                ],
+            })
+
+            r = OPEN.request("GET", f"/v1/payments/{voided}")
+            self.assertEqual(r.status, 200, r)
+            body = r.json()
+            self.assertNotIn("provider_ref", body)
+            self.assertEqual((body["state"], body["currency"], body["amount_captured"], body["in_progress"],
+                              body["refunds"]), ("voided", "JPY", 0, [], []), body)
+            self.assertEqual(body["transitions"][-1],
+                             {"version": 3, "from": "authorized", "to": "voided", "command": "void", "amount": None,
+                              "at": "2024-03-01T12:02:00.000Z"})
+
+            # The last 100 transitions of a long history, still by version.
+            r = OPEN.request("GET", f"/v1/payments/{long}")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual([tr["version"] for tr in r.json()["transitions"]], list(range(6, 106)))
+        finally:
+            psql(f"""
+                DELETE FROM payment_transitions WHERE payment_id IN ({ids});
+                DELETE FROM payment_refunds WHERE payment_id IN ({ids});
+                DELETE FROM idempotency_keys WHERE client_id IN ('{client}', '{other}');
+                DELETE FROM payments WHERE payment_id IN ({ids});
+                """)
+
+        r = OPEN.request("GET", f"/v1/payments/{paid}")
+        self.assertEqual(r.status, 404, r)
+        self.assertEqual(r.json(), {"error": "payment not found", "payment_id": paid})
+        r = OPEN.request("GET", "/v1/payments/p%20one")
+        self.assertEqual(r.status, 400, r)
+        self.assertIn('payment_id "p one"', r.json()["error"])
+        r = OPEN.request("POST", f"/v1/payments/{paid}", json.dumps(payment()).encode(), JSON)
+        self.assertEqual(r.status, 405, r)
+        self.assertIn("GET", r.headers["Allow"])
+
+        # Without PostgreSQL: 503 with Retry-After, as for orders.
+        (nopg,) = start_gateways([f"pg.dsn=host=127.0.0.1 port={free_port()} dbname=souk user=souk connect_timeout=1",
+                                  "gateway.retry_after=3"])
+        try:
+            r = nopg.request("GET", f"/v1/payments/{paid}")
+        finally:
+            nopg.kill()
+        self.assertEqual(r.status, 503, r)
+        self.assertEqual(r.headers["Retry-After"], "3")
+        self.assertIn("postgresql", r.json()["error"])
+        checked("payments from postgresql (200, 404, 400, 405, 503)")
 
     def request_counters(self):
         r = OPEN.request("GET", "/metrics")
