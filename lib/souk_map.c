@@ -1,24 +1,24 @@
-#include "psp_map.h"
+#include "souk_map.h"
 
 #include <stdint.h>
 #include <stdlib.h>
 #include <string.h>
 
-struct psp_map_entry {
+struct souk_map_entry {
 	const char *key;
 	void *value;
 	uint64_t hash;
-	struct psp_map_entry *next;
+	struct souk_map_entry *next;
 };
 
-struct psp_map {
-	struct psp_map_entry **buckets;
+struct souk_map {
+	struct souk_map_entry **buckets;
 	size_t nbuckets; /* a power of two */
 	size_t size;
 };
 
 static uint64_t
-psp_map_hash(const char *key)
+souk_map_hash(const char *key)
 {
 	uint64_t h = UINT64_C(14695981039346656037);
 
@@ -29,10 +29,10 @@ psp_map_hash(const char *key)
 	return h;
 }
 
-struct psp_map *
-psp_map_new(void)
+struct souk_map *
+souk_map_new(void)
 {
-	struct psp_map *map = calloc(1, sizeof(*map));
+	struct souk_map *map = calloc(1, sizeof(*map));
 
 	if (!map)
 		return NULL;
@@ -46,12 +46,12 @@ psp_map_new(void)
 }
 
 void
-psp_map_destroy(struct psp_map *map, void (*free_value)(void *value))
+souk_map_destroy(struct souk_map *map, void (*free_value)(void *value))
 {
 	if (!map)
 		return;
 	for (size_t i = 0; i < map->nbuckets; i++) {
-		struct psp_map_entry *e = map->buckets[i], *next;
+		struct souk_map_entry *e = map->buckets[i], *next;
 
 		for (; e; e = next) {
 			next = e->next;
@@ -65,10 +65,10 @@ psp_map_destroy(struct psp_map *map, void (*free_value)(void *value))
 }
 
 void *
-psp_map_get(const struct psp_map *map, const char *key)
+souk_map_get(const struct souk_map *map, const char *key)
 {
-	uint64_t h = psp_map_hash(key);
-	struct psp_map_entry *e = map->buckets[h & (map->nbuckets - 1)];
+	uint64_t h = souk_map_hash(key);
+	struct souk_map_entry *e = map->buckets[h & (map->nbuckets - 1)];
 
 	for (; e; e = e->next)
 		if (e->hash == h && !strcmp(e->key, key))
@@ -78,15 +78,15 @@ psp_map_get(const struct psp_map *map, const char *key)
 
 /* Doubles the bucket array; on failure the table keeps its size (only slower). */
 static void
-psp_map_grow(struct psp_map *map)
+souk_map_grow(struct souk_map *map)
 {
 	size_t n = map->nbuckets * 2;
-	struct psp_map_entry **b = calloc(n, sizeof(*b));
+	struct souk_map_entry **b = calloc(n, sizeof(*b));
 
 	if (!b)
 		return;
 	for (size_t i = 0; i < map->nbuckets; i++) {
-		struct psp_map_entry *e = map->buckets[i], *next;
+		struct souk_map_entry *e = map->buckets[i], *next;
 
 		for (; e; e = next) {
 			next = e->next;
@@ -100,18 +100,18 @@ psp_map_grow(struct psp_map *map)
 }
 
 int
-psp_map_put(struct psp_map *map, const char *key, void *value)
+souk_map_put(struct souk_map *map, const char *key, void *value)
 {
-	struct psp_map_entry *e = malloc(sizeof(*e));
+	struct souk_map_entry *e = malloc(sizeof(*e));
 	size_t i;
 
 	if (!e)
 		return -1;
 	if (map->size >= map->nbuckets)
-		psp_map_grow(map);
+		souk_map_grow(map);
 	e->key = key;
 	e->value = value;
-	e->hash = psp_map_hash(key);
+	e->hash = souk_map_hash(key);
 	i = e->hash & (map->nbuckets - 1);
 	e->next = map->buckets[i];
 	map->buckets[i] = e;

@@ -6,7 +6,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "psp_map.h"
+#include "souk_map.h"
 
 enum psp_idem_state {
 	PSP_IDEM_FREE,	    /* no request holds it: never claimed, or abandoned */
@@ -24,7 +24,7 @@ struct psp_idem_entry {
 
 struct psp_idem {
 	pthread_mutex_t mutex;
-	struct psp_map *keys; /* key -> struct psp_idem_entry */
+	struct souk_map *keys; /* key -> struct psp_idem_entry */
 };
 
 struct psp_idem *
@@ -34,7 +34,7 @@ psp_idem_new(void)
 
 	if (!idem)
 		return NULL;
-	idem->keys = psp_map_new();
+	idem->keys = souk_map_new();
 	if (!idem->keys) {
 		free(idem);
 		return NULL;
@@ -57,7 +57,7 @@ psp_idem_destroy(struct psp_idem *idem)
 {
 	if (!idem)
 		return;
-	psp_map_destroy(idem->keys, psp_idem_entry_free);
+	souk_map_destroy(idem->keys, psp_idem_entry_free);
 	pthread_mutex_destroy(&idem->mutex);
 	free(idem);
 }
@@ -85,7 +85,7 @@ psp_idem_add(struct psp_idem *idem, const char *key)
 	if (!e)
 		return NULL;
 	snprintf(e->key, sizeof(e->key), "%s", key);
-	if (psp_map_put(idem->keys, e->key, e)) {
+	if (souk_map_put(idem->keys, e->key, e)) {
 		free(e);
 		return NULL;
 	}
@@ -100,7 +100,7 @@ psp_idem_begin(struct psp_idem *idem, const char *key, const char *fingerprint,
 	enum psp_idem_rc rc = PSP_IDEM_ERROR;
 
 	pthread_mutex_lock(&idem->mutex);
-	e = psp_map_get(idem->keys, key);
+	e = souk_map_get(idem->keys, key);
 	if (!e && !(e = psp_idem_add(idem, key)))
 		goto out;
 	if (e->state == PSP_IDEM_FREE) {
@@ -126,7 +126,7 @@ psp_idem_finish(struct psp_idem *idem, const char *key, struct psp_idem_answer *
 	struct psp_idem_entry *e;
 
 	pthread_mutex_lock(&idem->mutex);
-	e = psp_map_get(idem->keys, key);
+	e = souk_map_get(idem->keys, key);
 	e->answer = *answer;
 	e->state = PSP_IDEM_DONE;
 	pthread_mutex_unlock(&idem->mutex);
@@ -139,7 +139,7 @@ psp_idem_abandon(struct psp_idem *idem, const char *key)
 	struct psp_idem_entry *e;
 
 	pthread_mutex_lock(&idem->mutex);
-	e = psp_map_get(idem->keys, key);
+	e = souk_map_get(idem->keys, key);
 	e->state = PSP_IDEM_FREE;
 	e->attempts++;
 	pthread_mutex_unlock(&idem->mutex);
@@ -153,7 +153,7 @@ psp_idem_restore(struct psp_idem *idem, const char *key, const char *fingerprint
 	int rc = -1;
 
 	pthread_mutex_lock(&idem->mutex);
-	if (psp_map_get(idem->keys, key)) {
+	if (souk_map_get(idem->keys, key)) {
 		snprintf(errstr, errstr_size, "idempotency key \"%.64s\" is stored twice",
 			 key);
 		goto out;
@@ -179,7 +179,7 @@ psp_idem_lookup(struct psp_idem *idem, const char *key, struct psp_idem_answer *
 	enum psp_idem_rc rc = PSP_IDEM_UNKNOWN;
 
 	pthread_mutex_lock(&idem->mutex);
-	e = psp_map_get(idem->keys, key);
+	e = souk_map_get(idem->keys, key);
 	if (e && e->state == PSP_IDEM_EXECUTING)
 		rc = PSP_IDEM_IN_PROGRESS;
 	else if (e && e->state == PSP_IDEM_DONE)

@@ -4,7 +4,7 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "psp_map.h"
+#include "souk_map.h"
 #include "souk_uuid.h"
 
 #define PSP_LEDGER_NONE ((size_t)-1)
@@ -35,8 +35,8 @@ struct psp_ledger_entry {
 struct psp_ledger {
 	struct psp_ledger_entry *ops; /* in the order applied */
 	size_t nops, cap;
-	struct psp_map *payments; /* provider_ref -> struct psp_payment */
-	struct psp_map *chains;	  /* payment_id -> struct psp_chain */
+	struct souk_map *payments; /* provider_ref -> struct psp_payment */
+	struct souk_map *chains;	  /* payment_id -> struct psp_chain */
 };
 
 static const char *const psp_ledger_states[PSP_STATE_COUNT] = {
@@ -73,8 +73,8 @@ psp_ledger_new(void)
 
 	if (!l)
 		return NULL;
-	l->payments = psp_map_new();
-	l->chains = psp_map_new();
+	l->payments = souk_map_new();
+	l->chains = souk_map_new();
 	if (!l->payments || !l->chains) {
 		psp_ledger_destroy(l);
 		return NULL;
@@ -87,8 +87,8 @@ psp_ledger_destroy(struct psp_ledger *l)
 {
 	if (!l)
 		return;
-	psp_map_destroy(l->payments, free);
-	psp_map_destroy(l->chains, free);
+	souk_map_destroy(l->payments, free);
+	souk_map_destroy(l->chains, free);
 	free(l->ops);
 	free(l);
 }
@@ -176,7 +176,7 @@ psp_ledger_check(const struct psp_ledger *l, const struct psp_request *req, bool
 		/* A key authorizes once (psp_idem), so its reference is new. */
 		return PSP_LEDGER_OK;
 	}
-	p = psp_map_get(l->payments, req->provider_ref);
+	p = souk_map_get(l->payments, req->provider_ref);
 	if (!p) {
 		snprintf(msg, msg_size, "no payment with provider_ref \"%s\"",
 			 req->provider_ref);
@@ -210,7 +210,7 @@ psp_ledger_reserve(struct psp_ledger *l)
 static struct psp_chain *
 psp_ledger_chain(struct psp_ledger *l, const char *payment_id)
 {
-	struct psp_chain *c = psp_map_get(l->chains, payment_id);
+	struct psp_chain *c = souk_map_get(l->chains, payment_id);
 
 	if (c)
 		return c;
@@ -219,7 +219,7 @@ psp_ledger_chain(struct psp_ledger *l, const char *payment_id)
 		return NULL;
 	snprintf(c->payment_id, sizeof(c->payment_id), "%s", payment_id);
 	c->first = c->last = PSP_LEDGER_NONE;
-	if (psp_map_put(l->chains, c->payment_id, c)) {
+	if (souk_map_put(l->chains, c->payment_id, c)) {
 		free(c);
 		return NULL;
 	}
@@ -230,7 +230,7 @@ int
 psp_ledger_apply(struct psp_ledger *l, const struct psp_op *op, char *errstr,
 		 size_t errstr_size)
 {
-	struct psp_payment *p = psp_map_get(l->payments, op->provider_ref), *fresh = NULL;
+	struct psp_payment *p = souk_map_get(l->payments, op->provider_ref), *fresh = NULL;
 	struct psp_op expect = *op;
 	struct psp_chain *chain;
 	char msg[192];
@@ -280,7 +280,7 @@ psp_ledger_apply(struct psp_ledger *l, const struct psp_op *op, char *errstr,
 		memcpy(fresh->currency, op->currency, sizeof(fresh->currency));
 		fresh->authorized = op->amount;
 		fresh->capture = PSP_LEDGER_NONE;
-		if (psp_map_put(l->payments, fresh->provider_ref, fresh)) {
+		if (souk_map_put(l->payments, fresh->provider_ref, fresh)) {
 			free(fresh);
 			goto oom;
 		}
@@ -312,7 +312,7 @@ enum psp_ledger_rc
 psp_ledger_reportable(const struct psp_ledger *l, const char *provider_ref, char *msg,
 		      size_t msg_size)
 {
-	const struct psp_payment *p = psp_map_get(l->payments, provider_ref);
+	const struct psp_payment *p = souk_map_get(l->payments, provider_ref);
 
 	if (!p) {
 		snprintf(msg, msg_size, "no payment with provider_ref \"%s\"",
@@ -330,7 +330,7 @@ psp_ledger_reportable(const struct psp_ledger *l, const char *provider_ref, char
 void
 psp_ledger_drop(struct psp_ledger *l, const char *provider_ref)
 {
-	struct psp_payment *p = psp_map_get(l->payments, provider_ref);
+	struct psp_payment *p = souk_map_get(l->payments, provider_ref);
 
 	p->dropped = true;
 }
@@ -338,7 +338,7 @@ psp_ledger_drop(struct psp_ledger *l, const char *provider_ref)
 void
 psp_ledger_misreport(struct psp_ledger *l, const char *provider_ref, int64_t amount)
 {
-	struct psp_payment *p = psp_map_get(l->payments, provider_ref);
+	struct psp_payment *p = souk_map_get(l->payments, provider_ref);
 
 	p->misreported = true;
 	p->reported_amount = amount;
@@ -348,7 +348,7 @@ size_t
 psp_ledger_ops(const struct psp_ledger *l, const char *payment_id, psp_ledger_op_cb *cb,
 	       void *opaque)
 {
-	const struct psp_chain *c = psp_map_get(l->chains, payment_id);
+	const struct psp_chain *c = souk_map_get(l->chains, payment_id);
 	size_t n = 0;
 
 	for (size_t i = c ? c->first : PSP_LEDGER_NONE; i != PSP_LEDGER_NONE;
@@ -370,7 +370,7 @@ psp_ledger_settlements(const struct psp_ledger *l, int64_t settle_delay_ms,
 
 		if (op->type != PSP_OP_CAPTURE && op->type != PSP_OP_REFUND)
 			continue;
-		p = psp_map_get(l->payments, op->provider_ref);
+		p = souk_map_get(l->payments, op->provider_ref);
 		if (op->type == PSP_OP_CAPTURE && p->dropped)
 			continue;
 		if (!*rows) {
