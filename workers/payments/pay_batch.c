@@ -725,7 +725,7 @@ pay_batch_answered(const struct pay_provider_result *r, void *opaque)
 	case PAY_PROVIDER_FAILED:
 		if (c->lookup) { /* the provider could not say: ask again later */
 			pay_batch_park(c);
-			return;
+			break;
 		}
 		pay_batch_answered_row(c, "done");
 		c->key->state = PAY_IDEM_KEY_ABSENT; /* not stored: a retry runs again */
@@ -736,14 +736,14 @@ pay_batch_answered(const struct pay_provider_result *r, void *opaque)
 			      c->pay->payment_id, pay_fsm_command_name(c->req.command),
 			      c->provider_key, r->error ? r->error : "");
 		pay_batch_park(c);
-		return;
+		break;
 	case PAY_PROVIDER_NOT_FOUND:
 		/* The provider never saw it: send the command itself, same key. */
 		c->lookup = false;
 		pay_batch_call(c);
 		return;
 	}
-	if (was_parked)
+	if (was_parked && c->state == PAY_CMD_DONE)
 		b->resolved++;
 	pay_batch_next(c);
 }
@@ -968,6 +968,12 @@ pay_batch_run(struct pay_batch *b, struct souk_pg *pg, char *errstr, size_t errs
 			break;
 		}
 	}
+	/* Every command is answered or waits: none may be dropped with its offset. */
+	for (size_t i = 0; i < b->ncmds && !b->failed; i++)
+		if (b->cmds[i].state != PAY_CMD_DONE && b->cmds[i].state != PAY_CMD_WAITING)
+			pay_batch_fail(b, "could not decide payment \"%s\": a command was left "
+					  "undecided",
+				       b->cmds[i].pay->payment_id);
 	if (b->failed)
 		goto out;
 	pay_batch_payment_rows(b);
