@@ -38,6 +38,7 @@ bench: stack
 	ops/bench/produce
 	ops/bench/gateway
 	ops/bench/flash-sale
+	ops/bench/payments
 
 # The flash-sale end-to-end scenarios at 100K orders (the default suite runs 10K).
 e2e-full: stack

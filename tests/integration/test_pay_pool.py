@@ -16,6 +16,7 @@ Scenarios:
               before the batch commits -> after a restart: one authorization, authorized
   timeouts    every provider call times out -> parked; the janitor completes them; the
               capture that waited behind the authorize applies after it
+  declined    the provider declines the authorization -> declined, the capture refused
 """
 import http.client
 import json
@@ -165,9 +166,27 @@ def wait_for(what, fn, timeout=WAIT_S):
         time.sleep(0.2)
 
 
+def start_group_at_end(group):
+    """Stores the group's offsets at the end of `payments` (the worker's runtime seeks to
+    the stored offsets): a new group would otherwise replay the whole topic first."""
+    res = subprocess.run(["kcat", "-b", BROKERS, "-Q"] +
+                         [a for p in range(6) for a in ("-t", f"payments:{p}:-1")],
+                         capture_output=True, text=True, check=True, timeout=30)
+    rows = []
+    for line in res.stdout.splitlines():  # payments [3] offset 40104
+        part = line.split("[")[1].split("]")[0]
+        rows.append(f"('{group}', 'payments', {part}, {line.split()[-1]})")
+    assert len(rows) == 6, res.stdout
+    psql("INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) VALUES "
+         + ", ".join(rows))
+
+
+STARTED_MS = int(time.time() * 1000) - 60000
+
+
 def results(payment_ids):
     """The payment-results of payment_ids: a list of (result id header, body)."""
-    res = subprocess.run(["kcat", "-b", BROKERS, "-C", "-t", "payment-results", "-o", "beginning",
+    res = subprocess.run(["kcat", "-b", BROKERS, "-C", "-t", "payment-results", "-o", f"s@{STARTED_MS}",
                           "-e", "-q", "-f", "%h\t%s\n"], capture_output=True, text=True,
                          timeout=120, check=True)
     out = []
@@ -191,7 +210,9 @@ class PaymentsPool(unittest.TestCase):
     def setUpClass(cls):
         cls.psp = Psp()
         cls.psp.start()
-        cls.worker = Worker(cls.psp.port, f"souk-payments-test-{RUN}")
+        cls.group = f"souk-payments-test-{RUN}"
+        start_group_at_end(cls.group)
+        cls.worker = Worker(cls.psp.port, cls.group)
         cls.worker.start()
 
     @classmethod
@@ -201,7 +222,8 @@ class PaymentsPool(unittest.TestCase):
         ids = f"payment_id LIKE '%-{RUN}'"
         psql(f"DELETE FROM payment_transitions WHERE {ids}; DELETE FROM payment_refunds WHERE {ids};"
              f"DELETE FROM payments WHERE {ids}; DELETE FROM idempotency_keys WHERE {ids};"
-             f"DELETE FROM payment_intents WHERE {ids}; DELETE FROM payment_waiting WHERE {ids};")
+             f"DELETE FROM payment_intents WHERE {ids}; DELETE FROM payment_waiting WHERE {ids};"
+             f"DELETE FROM consumer_offsets WHERE group_id = '{cls.group}'")
         shutil.rmtree(cls.psp.dir, ignore_errors=True)
         if rc != 0:
             raise AssertionError(f"souk-worker exited with {rc}")
@@ -293,6 +315,23 @@ class PaymentsPool(unittest.TestCase):
         got = [d for _, d in results({p5})]
         self.assertEqual(sorted((d["command"], d["status"]) for d in got),
                          [("authorize", "ok"), ("capture", "ok"), ("create", "ok")])
+
+    def test_4_declined(self):
+        p6 = f"p6-{RUN}"
+        self.psp.stop()
+        self.psp.start("psp.decline_rate=1")
+        produce([command(p6, f"create-{p6}", "create", 4000),
+                 command(p6, f"auth-{p6}", "authorize"),
+                 command(p6, f"capture-{p6}", "capture", 4000)])
+        wait_for("p6 decided", lambda: psql(
+            f"SELECT 1 FROM idempotency_keys WHERE key = 'capture-{p6}' AND state = 'final'"))
+        self.assertEqual(payment(p6), ["declined", "0", "0", "0", "2"])
+        got = wait_for("3 results", lambda: (lambda r: r if len(r) >= 3 else None)(results({p6})))
+        answers = sorted((d["command"], d["status"], d.get("error", ""), d.get("state", ""))
+                         for _, d in got)
+        self.assertEqual(answers, [("authorize", "error", "declined", "declined"),
+                                   ("capture", "error", "illegal_transition", "declined"),
+                                   ("create", "ok", "", "created")])
 
 
 if __name__ == "__main__":

@@ -705,6 +705,9 @@ pay_batch_answered(const struct pay_provider_result *r, void *opaque)
 	souk_metrics_counter_add(b->m->provider[r->outcome], 1);
 	switch (r->outcome) {
 	case PAY_PROVIDER_OK:
+		/* The provider answers a declined authorization 200 "declined": a refusal. */
+		if (r->status && !strcmp(r->status, "declined"))
+			goto refused;
 		if (c->req.command == PAY_COMMAND_AUTHORIZE && r->provider_ref)
 			snprintf(c->pay->provider_ref, sizeof(c->pay->provider_ref), "%s",
 				 r->provider_ref);
@@ -715,6 +718,7 @@ pay_batch_answered(const struct pay_provider_result *r, void *opaque)
 		pay_batch_answer_final(c, NULL);
 		break;
 	case PAY_PROVIDER_REFUSED:
+	refused:
 		if (c->step.refused.state != c->pay->cur.state)
 			pay_batch_transition(c, &c->step.refused);
 		if (c->req.command == PAY_COMMAND_REFUND)
