@@ -579,6 +579,60 @@ out:
 }
 
 int
+souk_kafka_topic_config(rd_kafka_t *rk, const char *topic, const char *name, char *out,
+			size_t out_size, int timeout_ms, char *errstr, size_t errstr_size)
+{
+	rd_kafka_ConfigResource_t *res =
+	    rd_kafka_ConfigResource_new(RD_KAFKA_RESOURCE_TOPIC, topic);
+	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
+	rd_kafka_AdminOptions_t *opts =
+	    rd_kafka_AdminOptions_new(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONFIGS);
+	rd_kafka_event_t *ev = NULL;
+	const rd_kafka_DescribeConfigs_result_t *result;
+	const rd_kafka_ConfigResource_t **resources;
+	const rd_kafka_ConfigEntry_t **entries;
+	size_t nres = 0, nentries = 0;
+	int rc = -1;
+
+	rd_kafka_AdminOptions_set_request_timeout(opts, timeout_ms, NULL, 0);
+	rd_kafka_DescribeConfigs(rk, &res, 1, opts, q);
+	ev = rd_kafka_queue_poll(q, timeout_ms + 1000);
+	if (!ev || rd_kafka_event_error(ev)) {
+		snprintf(errstr, errstr_size, "could not describe kafka topic \"%s\": %s",
+			 topic, ev ? rd_kafka_event_error_string(ev) : "no answer");
+		goto out;
+	}
+	result = rd_kafka_event_DescribeConfigs_result(ev);
+	resources = rd_kafka_DescribeConfigs_result_resources(result, &nres);
+	if (nres != 1 || rd_kafka_ConfigResource_error(resources[0])) {
+		snprintf(errstr, errstr_size, "could not describe kafka topic \"%s\": %s",
+			 topic,
+			 nres == 1 ? rd_kafka_ConfigResource_error_string(resources[0])
+				   : "no answer for it");
+		goto out;
+	}
+	entries = rd_kafka_ConfigResource_configs(resources[0], &nentries);
+	for (size_t i = 0; i < nentries; i++) {
+		const char *value = rd_kafka_ConfigEntry_value(entries[i]);
+
+		if (strcmp(rd_kafka_ConfigEntry_name(entries[i]), name))
+			continue;
+		snprintf(out, out_size, "%s", value ? value : "");
+		rc = 0;
+		goto out;
+	}
+	snprintf(errstr, errstr_size,
+		 "kafka topic \"%s\" has no configuration entry \"%s\"", topic, name);
+out:
+	if (ev)
+		rd_kafka_event_destroy(ev);
+	rd_kafka_AdminOptions_destroy(opts);
+	rd_kafka_queue_destroy(q);
+	rd_kafka_ConfigResource_destroy(res);
+	return rc;
+}
+
+int
 souk_kafka_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t *low,
 		      int64_t *high, int timeout_ms, char *errstr, size_t errstr_size)
 {

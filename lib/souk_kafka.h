@@ -233,6 +233,15 @@ int souk_kafka_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition,
 			  size_t errstr_size);
 
 /*
+ * The value of topic's configuration entry name (e.g. "retention.ms") as the broker
+ * reports it (its default included), into out[out_size]. Returns 0, or -1 with errstr
+ * (no such topic or entry, no answer within timeout_ms). One DescribeConfigs request.
+ */
+int souk_kafka_topic_config(rd_kafka_t *rk, const char *topic, const char *name,
+			    char *out, size_t out_size, int timeout_ms, char *errstr,
+			    size_t errstr_size);
+
+/*
  * Sends metadata requests to brokers until one answers or timeout_ms has
  * passed. props as for the producer (e.g. security settings). Logs nothing.
  */

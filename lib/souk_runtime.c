@@ -2,6 +2,7 @@
 
 #include <inttypes.h>
 #include <pthread.h>
+#include <signal.h>
 #include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
@@ -762,6 +763,10 @@ rt_thread_main(void *arg)
 		SOUK_LOG_ERROR("worker_thread_failed", "thread=%d error=%s", t->index,
 			       msgs ? errstr : "out of memory");
 		t->failed = true;
+		/* A pool that cannot start every thread (bad configuration, a server
+		 * that refuses) stops the process rather than run short-handed: the
+		 * program waiting for signals stops the runtime, which reports it. */
+		kill(getpid(), SIGTERM);
 		goto out;
 	}
 	atomic_fetch_add(&rt->started, 1);

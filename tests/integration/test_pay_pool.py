@@ -8,6 +8,7 @@ provider's ledger (GET /v1/ledger/{payment_id}) and from `payment-results`. Ever
 carries this run's tag, so other traffic on the topics is ignored.
 
 Scenarios:
+  ttl         keys kept less than the topic's retention: the worker refuses to start
   retries     the same authorize sent 3 times -> one provider authorization, one result
               id for the three answers
   reused      the same key with another amount -> idempotency_key_reused, nothing stored
@@ -227,6 +228,15 @@ class PaymentsPool(unittest.TestCase):
         shutil.rmtree(cls.psp.dir, ignore_errors=True)
         if rc != 0:
             raise AssertionError(f"souk-worker exited with {rc}")
+
+    def test_0_keys_kept_at_least_the_topic_retention(self):
+        res = subprocess.run([os.path.join(BIN, "souk-worker"), "payments", "--group",
+                              f"souk-payments-ttl-{RUN}", "-X", "http.listen=127.0.0.1:0",
+                              "-X", "payments.key_ttl=1h"],
+                             capture_output=True, text=True, timeout=60)
+        self.assertEqual(res.returncode, 1)
+        self.assertIn("could not keep idempotency keys 3600 s: less than the payments topic's "
+                      "retention of 86400000 ms", res.stderr)
 
     def test_1_retries_reuse_illegal(self):
         p1, p2, p3 = f"p1-{RUN}", f"p2-{RUN}", f"p3-{RUN}"

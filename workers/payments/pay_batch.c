@@ -270,8 +270,8 @@ pay_batch_key(struct pay_batch *b, const char *client_id, const char *key)
 
 /* Whether refund_id is taken on payment_id; take it when take is true. */
 static int
-pay_batch_refund_taken(struct pay_batch *b, const char *payment_id,
-		       const char *refund_id, bool take, bool *taken)
+pay_batch_refund_taken(struct pay_batch *b, const char *payment_id, const char *refund_id,
+		       bool take, bool *taken)
 {
 	char id[2 * SOUK_EVENT_IDENT_SIZE + 1], *copy;
 
@@ -279,9 +279,8 @@ pay_batch_refund_taken(struct pay_batch *b, const char *payment_id,
 	*taken = souk_map_get(b->refunds, id) != NULL;
 	if (*taken || !take)
 		return 0;
-	if (!(copy = strdup(id)) ||
-	    pay_batch_push((void ***)&b->refund_list, &b->nrefunds, &b->refunds_cap,
-			   copy)) {
+	if (!(copy = strdup(id)) || pay_batch_push((void ***)&b->refund_list,
+						   &b->nrefunds, &b->refunds_cap, copy)) {
 		free(copy);
 		return -1;
 	}
@@ -381,8 +380,8 @@ pay_batch_load(struct pay_batch *b, struct souk_pg *pg)
 		    pay_batch_int(res, r, PAY_SQL_PAYMENT_VERSION);
 		pay->stored = true;
 		/* The janitor resolves the payments it loaded: they start unparked. */
-		pay->parked = !b->resolving &&
-			      PQgetvalue(res, r, PAY_SQL_PAYMENT_PARKED)[0] == 't';
+		pay->parked =
+		    !b->resolving && PQgetvalue(res, r, PAY_SQL_PAYMENT_PARKED)[0] == 't';
 	}
 	PQclear(res);
 	res = NULL;
@@ -415,7 +414,8 @@ pay_batch_load(struct pay_batch *b, struct souk_pg *pg)
 			continue;
 		if (pay_idem_state_parse(PQgetvalue(res, r, PAY_SQL_KEY_STATE),
 					 &k->state)) {
-			snprintf(b->err, sizeof(b->err), "could not read key state \"%s\"",
+			snprintf(b->err, sizeof(b->err),
+				 "could not read key state \"%s\"",
 				 PQgetvalue(res, r, PAY_SQL_KEY_STATE));
 			goto fail;
 		}
@@ -441,7 +441,8 @@ out:
 	return rc;
 }
 
-/* ---- answers ------------------------------------------------------------------------- */
+/* ---- answers -------------------------------------------------------------------------
+ */
 
 /* The result id of the final outcome under a key: the same for every replay of it. */
 static void
@@ -460,8 +461,8 @@ pay_batch_key_result_id(const souk_event_t *ev, char out[SOUK_UUID_STRLEN + 1])
  * Returns 0, or -1 with b->err filled.
  */
 static int
-pay_batch_result(struct pay_cmd *c, const char *error, const char *result_id,
-		 char **json, size_t *len)
+pay_batch_result(struct pay_cmd *c, const char *error, const char *result_id, char **json,
+		 size_t *len)
 {
 	const souk_event_t *src = &c->src->ev;
 	souk_event_t ev = {.type = SOUK_EVENT_TYPE_PAYMENT_RESULT,
@@ -571,7 +572,8 @@ pay_batch_answer_final(struct pay_cmd *c, const char *error)
 	pay_batch_emit(c, k->response, len, k->result_id);
 }
 
-/* ---- applying ------------------------------------------------------------------------ */
+/* ---- applying ------------------------------------------------------------------------
+ */
 
 /* Moves c's payment to next: its history row, its version. */
 static void
@@ -637,7 +639,8 @@ pay_batch_answered_row(struct pay_cmd *c, const char *state)
 	souk_pgarray_add_str(&c->b->rows.answered[1], state);
 }
 
-/* ---- provider calls ------------------------------------------------------------------- */
+/* ---- provider calls -------------------------------------------------------------------
+ */
 
 static void pay_batch_advance(struct pay_batch *b, struct pay_pay *pay);
 
@@ -657,7 +660,8 @@ pay_batch_call(struct pay_cmd *c)
 	}
 	souk_pgarray_add_str(&in[PAY_SQL_I_KEY], c->provider_key);
 	souk_pgarray_add_str(&in[PAY_SQL_I_ID], p->payment_id);
-	souk_pgarray_add_str(&in[PAY_SQL_I_COMMAND], pay_fsm_command_name(c->req.command));
+	souk_pgarray_add_str(&in[PAY_SQL_I_COMMAND],
+			     pay_fsm_command_name(c->req.command));
 	if (p->has_amount)
 		souk_pgarray_add_int(&in[PAY_SQL_I_AMOUNT], p->amount);
 	else
@@ -705,7 +709,8 @@ pay_batch_answered(const struct pay_provider_result *r, void *opaque)
 	souk_metrics_counter_add(b->m->provider[r->outcome], 1);
 	switch (r->outcome) {
 	case PAY_PROVIDER_OK:
-		/* The provider answers a declined authorization 200 "declined": a refusal. */
+		/* The provider answers a declined authorization 200 "declined": a
+		 * refusal. */
 		if (r->status && !strcmp(r->status, "declined"))
 			goto refused;
 		if (c->req.command == PAY_COMMAND_AUTHORIZE && r->provider_ref)
@@ -736,7 +741,8 @@ pay_batch_answered(const struct pay_provider_result *r, void *opaque)
 		pay_batch_answer_once(c, "provider_unavailable", PAY_BATCH_NEW);
 		break;
 	case PAY_PROVIDER_UNKNOWN:
-		SOUK_LOG_WARN("payment_parked", "payment_id=%s command=%s key=%s error=\"%s\"",
+		SOUK_LOG_WARN("payment_parked",
+			      "payment_id=%s command=%s key=%s error=\"%s\"",
 			      c->pay->payment_id, pay_fsm_command_name(c->req.command),
 			      c->provider_key, r->error ? r->error : "");
 		pay_batch_park(c);
@@ -964,8 +970,8 @@ pay_batch_run(struct pay_batch *b, struct souk_pg *pg, char *errstr, size_t errs
 			 * crash; the batch runs again with the same provider keys. */
 			pay_provider_destroy(b->provider);
 			b->provider = pay_provider_new(b->conf.provider_url,
-						       b->conf.provider_timeout_ms, b->err,
-						       sizeof(b->err));
+						       b->conf.provider_timeout_ms,
+						       b->err, sizeof(b->err));
 			pay_batch_fail(b, "%s", errstr);
 			if (!b->provider)
 				return SOUK_POOL_FAIL;
@@ -974,16 +980,21 @@ pay_batch_run(struct pay_batch *b, struct souk_pg *pg, char *errstr, size_t errs
 	}
 	/* Every command is answered or waits: none may be dropped with its offset. */
 	for (size_t i = 0; i < b->ncmds && !b->failed; i++)
-		if (b->cmds[i].state != PAY_CMD_DONE && b->cmds[i].state != PAY_CMD_WAITING)
-			pay_batch_fail(b, "could not decide payment \"%s\": a command was left "
-					  "undecided",
-				       b->cmds[i].pay->payment_id);
+		if (b->cmds[i].state != PAY_CMD_DONE &&
+		    b->cmds[i].state != PAY_CMD_WAITING)
+			pay_batch_fail(
+			    b,
+			    "could not decide payment \"%s\": a command was left "
+			    "undecided",
+			    b->cmds[i].pay->payment_id);
 	if (b->failed)
 		goto out;
 	pay_batch_payment_rows(b);
 	if (pay_sql_write(pg, &b->rows, keep_s, b->err, sizeof(b->err))) {
-		/* A unique key stored by another consumer meanwhile: decide one by one. */
-		st = !strcmp(souk_pg_sqlstate(pg), "23505") ? SOUK_POOL_FAIL : SOUK_POOL_RETRY;
+		/* A unique key stored by another consumer meanwhile: decide one by one.
+		 */
+		st = !strcmp(souk_pg_sqlstate(pg), "23505") ? SOUK_POOL_FAIL
+							    : SOUK_POOL_RETRY;
 		b->failed = true;
 		goto out;
 	}

@@ -45,10 +45,10 @@
 #include "souk_pool.h"
 
 struct pay_batch_conf {
-	const char *dsn;	  /* for the intents' own session */
-	const char *provider_url; /* souk-psp's base URL */
-	long provider_timeout_ms; /* a call not answered by then is unknown */
-	int64_t key_keep_s;	  /* how long a final key is kept */
+	const char *dsn;	   /* for the intents' own session */
+	const char *provider_url;  /* souk-psp's base URL */
+	long provider_timeout_ms;  /* a call not answered by then is unknown */
+	int64_t key_keep_s;	   /* how long a final key is kept */
 	const char *settle_client; /* the only client whose settle commands run */
 	int janitor_limit;	   /* parked payments per janitor pass */
 };

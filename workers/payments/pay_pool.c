@@ -12,6 +12,8 @@
 #include "pay_batch.h"
 #include "pay_idem.h"
 #include "pay_provider.h"
+#include "souk_kafka.h"
+#include "souk_log.h"
 
 #define PAY_POOL_TOPIC "payments"
 #define PAY_POOL_TICK_MS 1000
@@ -35,15 +37,9 @@ const struct souk_config_def pay_pool_config[] = {
      .def = "24h",
      .min = 1000,
      .max = 31536000000,
-     .help = "how long an idempotency key is kept once its outcome is final; never "
-	     "less than payments.topic_retention"},
-    {.name = "payments.topic_retention",
-     .type = SOUK_CONFIG_DURATION_MS,
-     .def = "24h",
-     .min = 0,
-     .max = 31536000000,
-     .help = "the payments topic's retention.ms (souk-admin creates it with 24h): the "
-	     "topic can redeliver a command that long, so keys are kept at least as long"},
+     .help =
+	 "how long an idempotency key is kept once its outcome is final; never "
+	 "less than the payments topic's retention.ms (asked of the broker at start)"},
     {.name = "payments.settle_client",
      .type = SOUK_CONFIG_STRING,
      .def = "souk-reconcile",
@@ -86,8 +82,8 @@ static int
 pay_pool_metrics_register(struct souk_metrics *reg, char *errstr, size_t errstr_size)
 {
 	struct pay_batch_metrics *m = &pay_pool_metrics;
-	struct souk_metrics_family *commands, *transitions, *provider, *parked,
-	    *resolved, *reaped;
+	struct souk_metrics_family *commands, *transitions, *provider, *parked, *resolved,
+	    *reaped;
 
 	commands = souk_metrics_register_counter(
 	    reg, "souk_payments_commands_total",
@@ -106,18 +102,18 @@ pay_pool_metrics_register(struct souk_metrics *reg, char *errstr, size_t errstr_
 	    reg, "souk_payments_parked_total",
 	    "Commands whose provider outcome was unknown: their payment was parked.",
 	    NULL, errstr, errstr_size);
-	resolved = souk_metrics_register_counter(
-	    reg, "souk_payments_resolved_total",
-	    "Parked commands the janitor completed.", NULL, errstr, errstr_size);
-	reaped = souk_metrics_register_counter(
-	    reg, "souk_payments_keys_reaped_total",
-	    "Expired idempotency keys deleted.", NULL, errstr, errstr_size);
+	resolved = souk_metrics_register_counter(reg, "souk_payments_resolved_total",
+						 "Parked commands the janitor completed.",
+						 NULL, errstr, errstr_size);
+	reaped = souk_metrics_register_counter(reg, "souk_payments_keys_reaped_total",
+					       "Expired idempotency keys deleted.", NULL,
+					       errstr, errstr_size);
 	if (!commands || !transitions || !provider || !parked || !resolved || !reaped)
 		return -1;
 	for (int v = 0; v < PAY_BATCH_VERDICTS; v++)
 		m->commands[v] = souk_metrics_series(
-		    commands,
-		    (const char *const[]){pay_batch_verdict_name((enum pay_batch_verdict)v)});
+		    commands, (const char *const[]){
+				  pay_batch_verdict_name((enum pay_batch_verdict)v)});
 	for (int o = 0; o < 5; o++)
 		m->provider[o] = souk_metrics_series(
 		    provider, (const char *const[]){pay_provider_outcome_name(
@@ -170,6 +166,33 @@ pay_pool_now_ms(void)
 	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
+/*
+ * Refuses to keep keys for less than the payments topic keeps its commands (the broker
+ * is asked for retention.ms): a command redelivered after its key was reaped would run
+ * again. When the broker cannot be asked, says so and goes on: the runtime retries
+ * Kafka on its own, and the check is only a guard against a misconfiguration.
+ */
+static int
+pay_pool_keep_check(const struct souk_config *c, int64_t keep_s, char *errstr,
+		    size_t errstr_size)
+{
+	struct souk_kafka_producer *p;
+	char value[32], why[256];
+	int rc = 0;
+
+	p = souk_kafka_producer_new(souk_config_get_string(c, "kafka.brokers"), NULL, 0,
+				    0, NULL, NULL, why, sizeof(why));
+	if (!p || souk_kafka_topic_config(souk_kafka_producer_handle(p), PAY_POOL_TOPIC,
+					  "retention.ms", value, sizeof(value), 5000, why,
+					  sizeof(why)))
+		SOUK_LOG_WARN("payments_retention_unchecked", "error=\"%s\"", why);
+	else
+		rc = pay_idem_keep_check(keep_s, strtoll(value, NULL, 10), errstr,
+					 errstr_size);
+	souk_kafka_producer_destroy(p);
+	return rc;
+}
+
 static void pay_pool_close(void *state);
 
 static int
@@ -192,9 +215,8 @@ pay_pool_open(void **state, const struct souk_pool_env *env, struct souk_pg *pg,
 		snprintf(errstr, errstr_size, "out of memory");
 		return -1;
 	}
-	if (pay_idem_keep_check(conf.key_keep_s,
-				souk_config_get_duration_ms(c, "payments.topic_retention"),
-				errstr, errstr_size)) {
+	if (env->thread == 0 &&
+	    pay_pool_keep_check(c, conf.key_keep_s, errstr, errstr_size)) {
 		free(s);
 		return -1;
 	}
@@ -280,8 +302,8 @@ pay_pool_tick(void *state, struct souk_txn *t, char *errstr, size_t errstr_size)
 	st = pay_batch_reap(s->batch, t, PAY_POOL_REAP_LIMIT, errstr, errstr_size);
 	if (st != SOUK_POOL_OK || now - s->last_janitor_ms < s->janitor_ms)
 		return st;
-	st = pay_batch_janitor(s->batch, t, PAY_POOL_TOPIC, s->partitions,
-			       s->npartitions, errstr, errstr_size);
+	st = pay_batch_janitor(s->batch, t, PAY_POOL_TOPIC, s->partitions, s->npartitions,
+			       errstr, errstr_size);
 	if (st == SOUK_POOL_OK)
 		s->last_janitor_ms = now;
 	return st;

@@ -83,8 +83,7 @@ static const struct {
      "FROM unnest($1::uuid[], $2::text[]) AS u (key, state) "
      "WHERE i.provider_key = u.key",
      2},
-    {"pay_unpark",
-     "DELETE FROM payment_waiting WHERE payment_id = ANY ($1::text[])", 1},
+    {"pay_unpark", "DELETE FROM payment_waiting WHERE payment_id = ANY ($1::text[])", 1},
     {"pay_insert_waiting",
      "INSERT INTO payment_waiting (payment_id, source_topic, source_partition, "
      "source_offset, event, provider_key) "
@@ -119,9 +118,8 @@ pay_sql_prepare(struct souk_pg *pg, char *errstr, size_t errstr_size)
 /* Runs name with the arrays cols[0..n); no rows (an empty first array): nothing runs.
  * *changed (when not NULL) is the number of rows the statement changed. */
 static int
-pay_sql_exec_cols(struct souk_pg *pg, const char *name, struct souk_pgarray *cols,
-		  int n, const char *extra, long *changed, char *errstr,
-		  size_t errstr_size)
+pay_sql_exec_cols(struct souk_pg *pg, const char *name, struct souk_pgarray *cols, int n,
+		  const char *extra, long *changed, char *errstr, size_t errstr_size)
 {
 	const char *values[16];
 	PGresult *res = NULL;
@@ -147,8 +145,8 @@ pay_sql_exec_cols(struct souk_pg *pg, const char *name, struct souk_pgarray *col
 }
 
 int
-pay_sql_load_payments(struct souk_pg *pg, const char *ids, PGresult **out,
-		      char *errstr, size_t errstr_size)
+pay_sql_load_payments(struct souk_pg *pg, const char *ids, PGresult **out, char *errstr,
+		      size_t errstr_size)
 {
 	return souk_pg_exec_prepared(pg, "pay_load_payments", 1, &ids, out, errstr,
 				     errstr_size);
@@ -234,10 +232,10 @@ pay_sql_write(struct souk_pg *pg, struct pay_sql_rows *r, int64_t keep_s, char *
 
 	snprintf(keep, sizeof(keep), "%" PRId64, keep_s);
 	/* The new payments first: their transitions and refunds refer to them. */
-	if ((rc = pay_sql_exec_cols(pg, "pay_insert_payments", r->created, PAY_SQL_P_COLS, NULL, NULL,
-				    errstr, errstr_size)) ||
-	    (rc = pay_sql_exec_cols(pg, "pay_update_payments", r->updated, PAY_SQL_U_COLS, NULL,
-				    &changed, errstr, errstr_size)))
+	if ((rc = pay_sql_exec_cols(pg, "pay_insert_payments", r->created, PAY_SQL_P_COLS,
+				    NULL, NULL, errstr, errstr_size)) ||
+	    (rc = pay_sql_exec_cols(pg, "pay_update_payments", r->updated, PAY_SQL_U_COLS,
+				    NULL, &changed, errstr, errstr_size)))
 		return rc;
 	if ((size_t)changed != r->updated[0].n) {
 		snprintf(errstr, errstr_size,

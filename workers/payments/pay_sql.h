@@ -73,35 +73,90 @@ int pay_sql_load_waiting(struct souk_pg *pg, const char *topic, const char *part
 			 int limit, PGresult **out, char *errstr, size_t errstr_size);
 
 /* One array per column of each table the pool writes (pay_sql_rows_*). */
-enum { PAY_SQL_P_ID, PAY_SQL_P_CLIENT, PAY_SQL_P_STATE, PAY_SQL_P_CURRENCY,
-       PAY_SQL_P_AMOUNT, PAY_SQL_P_AUTHORIZED, PAY_SQL_P_CAPTURED, PAY_SQL_P_REFUNDED,
-       PAY_SQL_P_REF, PAY_SQL_P_VERSION, PAY_SQL_P_COLS };
-enum { PAY_SQL_U_ID, PAY_SQL_U_STATE, PAY_SQL_U_AUTHORIZED, PAY_SQL_U_CAPTURED,
-       PAY_SQL_U_REFUNDED, PAY_SQL_U_REF, PAY_SQL_U_VERSION, PAY_SQL_U_OLD_VERSION,
-       PAY_SQL_U_COLS };
-enum { PAY_SQL_T_ID, PAY_SQL_T_VERSION, PAY_SQL_T_FROM, PAY_SQL_T_TO, PAY_SQL_T_COMMAND,
-       PAY_SQL_T_AMOUNT, PAY_SQL_T_REFUND_ID, PAY_SQL_T_CLIENT, PAY_SQL_T_KEY,
-       PAY_SQL_T_COLS };
-enum { PAY_SQL_R_ID, PAY_SQL_R_REFUND_ID, PAY_SQL_R_AMOUNT, PAY_SQL_R_STATE,
-       PAY_SQL_R_COLS };
-enum { PAY_SQL_K_CLIENT, PAY_SQL_K_KEY, PAY_SQL_K_HASH, PAY_SQL_K_STATE, PAY_SQL_K_ID,
-       PAY_SQL_K_COMMAND, PAY_SQL_K_RESULT_ID, PAY_SQL_K_RESPONSE,
-       PAY_SQL_K_PROVIDER_KEY, PAY_SQL_K_COLS };
-enum { PAY_SQL_I_KEY, PAY_SQL_I_ID, PAY_SQL_I_COMMAND, PAY_SQL_I_AMOUNT,
-       PAY_SQL_I_CURRENCY, PAY_SQL_I_REFUND_ID, PAY_SQL_I_COLS };
-enum { PAY_SQL_W_ID, PAY_SQL_W_TOPIC, PAY_SQL_W_PARTITION, PAY_SQL_W_OFFSET,
-       PAY_SQL_W_EVENT, PAY_SQL_W_PROVIDER_KEY, PAY_SQL_W_COLS };
+enum {
+	PAY_SQL_P_ID,
+	PAY_SQL_P_CLIENT,
+	PAY_SQL_P_STATE,
+	PAY_SQL_P_CURRENCY,
+	PAY_SQL_P_AMOUNT,
+	PAY_SQL_P_AUTHORIZED,
+	PAY_SQL_P_CAPTURED,
+	PAY_SQL_P_REFUNDED,
+	PAY_SQL_P_REF,
+	PAY_SQL_P_VERSION,
+	PAY_SQL_P_COLS
+};
+enum {
+	PAY_SQL_U_ID,
+	PAY_SQL_U_STATE,
+	PAY_SQL_U_AUTHORIZED,
+	PAY_SQL_U_CAPTURED,
+	PAY_SQL_U_REFUNDED,
+	PAY_SQL_U_REF,
+	PAY_SQL_U_VERSION,
+	PAY_SQL_U_OLD_VERSION,
+	PAY_SQL_U_COLS
+};
+enum {
+	PAY_SQL_T_ID,
+	PAY_SQL_T_VERSION,
+	PAY_SQL_T_FROM,
+	PAY_SQL_T_TO,
+	PAY_SQL_T_COMMAND,
+	PAY_SQL_T_AMOUNT,
+	PAY_SQL_T_REFUND_ID,
+	PAY_SQL_T_CLIENT,
+	PAY_SQL_T_KEY,
+	PAY_SQL_T_COLS
+};
+enum {
+	PAY_SQL_R_ID,
+	PAY_SQL_R_REFUND_ID,
+	PAY_SQL_R_AMOUNT,
+	PAY_SQL_R_STATE,
+	PAY_SQL_R_COLS
+};
+enum {
+	PAY_SQL_K_CLIENT,
+	PAY_SQL_K_KEY,
+	PAY_SQL_K_HASH,
+	PAY_SQL_K_STATE,
+	PAY_SQL_K_ID,
+	PAY_SQL_K_COMMAND,
+	PAY_SQL_K_RESULT_ID,
+	PAY_SQL_K_RESPONSE,
+	PAY_SQL_K_PROVIDER_KEY,
+	PAY_SQL_K_COLS
+};
+enum {
+	PAY_SQL_I_KEY,
+	PAY_SQL_I_ID,
+	PAY_SQL_I_COMMAND,
+	PAY_SQL_I_AMOUNT,
+	PAY_SQL_I_CURRENCY,
+	PAY_SQL_I_REFUND_ID,
+	PAY_SQL_I_COLS
+};
+enum {
+	PAY_SQL_W_ID,
+	PAY_SQL_W_TOPIC,
+	PAY_SQL_W_PARTITION,
+	PAY_SQL_W_OFFSET,
+	PAY_SQL_W_EVENT,
+	PAY_SQL_W_PROVIDER_KEY,
+	PAY_SQL_W_COLS
+};
 
 /* What a batch writes, one array per column. Zeroed is empty. */
 struct pay_sql_rows {
 	struct souk_pgarray created[PAY_SQL_P_COLS]; /* new payments */
 	struct souk_pgarray updated[PAY_SQL_U_COLS]; /* payments that moved */
 	struct souk_pgarray transitions[PAY_SQL_T_COLS];
-	struct souk_pgarray refunds[PAY_SQL_R_COLS];  /* inserted or moved on */
-	struct souk_pgarray keys[PAY_SQL_K_COLS];     /* inserted or made final */
-	struct souk_pgarray answered[2]; /* provider_key, new intent state */
-	struct souk_pgarray waiting[PAY_SQL_W_COLS];  /* commands that wait */
-	struct souk_pgarray unparked;		      /* payment ids whose rows go */
+	struct souk_pgarray refunds[PAY_SQL_R_COLS]; /* inserted or moved on */
+	struct souk_pgarray keys[PAY_SQL_K_COLS];    /* inserted or made final */
+	struct souk_pgarray answered[2];	     /* provider_key, new intent state */
+	struct souk_pgarray waiting[PAY_SQL_W_COLS]; /* commands that wait */
+	struct souk_pgarray unparked;		     /* payment ids whose rows go */
 };
 
 void pay_sql_rows_reset(struct pay_sql_rows *r);
