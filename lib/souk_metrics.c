@@ -189,6 +189,22 @@ fail:
 	return NULL;
 }
 
+/* Whether a and b define the same family: type, label names, buckets. */
+static int
+family_same(const struct souk_metrics_family *a, const struct souk_metrics_family *b)
+{
+	if (a->type != b->type || a->n_labels != b->n_labels ||
+	    a->n_bounds != b->n_bounds)
+		return 0;
+	for (size_t i = 0; i < a->n_labels; i++)
+		if (strcmp(a->label_names[i], b->label_names[i]) != 0)
+			return 0;
+	for (size_t i = 0; i < a->n_bounds; i++)
+		if (a->bounds[i] != b->bounds[i])
+			return 0;
+	return 1;
+}
+
 static struct souk_metrics_family *
 register_family(struct souk_metrics *reg, enum metric_type type, const char *name,
 		const char *help, const char *const *label_names, const double *bounds,
@@ -260,11 +276,21 @@ register_family(struct souk_metrics *reg, enum metric_type type, const char *nam
 	pthread_mutex_lock(&reg->mutex);
 	locked = 1;
 	for (struct souk_metrics_family *f = reg->families; f != NULL; f = f->next) {
-		if (strcmp(f->name, name) == 0) {
-			snprintf(errstr, errstr_size,
-				 "metric \"%s\" is already registered", name);
-			goto fail;
+		if (strcmp(f->name, name) != 0)
+			continue;
+		/* The same definition again (each thread of a pool registers its
+		 * families): the family that exists. */
+		if (family_same(f, family)) {
+			pthread_mutex_unlock(&reg->mutex);
+			family_free(family);
+			return f;
 		}
+		snprintf(
+		    errstr, errstr_size,
+		    "metric \"%s\" is already registered with another type, labels or "
+		    "buckets",
+		    name);
+		goto fail;
 	}
 	*reg->families_tail = family;
 	reg->families_tail = &family->next;

@@ -34,8 +34,9 @@ struct souk_metrics_series;
 struct souk_metrics *souk_metrics_new(void);
 void souk_metrics_destroy(struct souk_metrics *reg);
 
-/* Register a family. name must match [a-zA-Z_:][a-zA-Z0-9_:]* and be new in the
- * registry; label_names is a NULL-terminated array (NULL for no labels) of names
+/* Register a family. name must match [a-zA-Z_:][a-zA-Z0-9_:]*; registering a name
+ * again with the same type, label names and buckets returns the family registered
+ * first (its help stays), with another definition it is an error. label_names is a NULL-terminated array (NULL for no labels) of names
  * matching [a-zA-Z_][a-zA-Z0-9_]* that do not begin with "__". help may be NULL.
  * Strings are copied. A family without labels gets its one series at once, so it
  * renders 0 before its first update. Returns the family, owned by the registry, or

@@ -194,11 +194,20 @@ test_registration_errors(void **state)
 	struct souk_metrics *reg = *state;
 	static const double unordered[] = {1, 0.5};
 
-	assert_non_null(
-	    souk_metrics_register_counter(reg, "ok_total", "", NULL, err, sizeof(err)));
+	struct souk_metrics_family *ok =
+	    souk_metrics_register_counter(reg, "ok_total", "", NULL, err, sizeof(err));
+
+	assert_non_null(ok);
+	/* The same definition again is the same family; another one is refused. */
+	assert_ptr_equal(souk_metrics_register_counter(reg, "ok_total", "again", NULL,
+						       err, sizeof(err)),
+			 ok);
 	assert_null(
 	    souk_metrics_register_gauge(reg, "ok_total", "", NULL, err, sizeof(err)));
-	assert_string_equal(err, "metric \"ok_total\" is already registered");
+	assert_string_equal(err, "metric \"ok_total\" is already registered with another "
+				 "type, labels or buckets");
+	assert_null(souk_metrics_register_counter(
+	    reg, "ok_total", "", (const char *const[]){"x", NULL}, err, sizeof(err)));
 
 	assert_null(
 	    souk_metrics_register_counter(reg, "1bad", "", NULL, err, sizeof(err)));

@@ -3,7 +3,6 @@
  */
 #include "inv_pool.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <time.h>
@@ -16,25 +15,17 @@
 /* One per thread. */
 struct inv_pool_state {
 	struct inv_batch *batch;
+	struct inv_metrics metrics;
 	long long reconcile_ms; /* 0: never */
 	int64_t last_reconcile_ms;
 };
 
-/*
- * The metric families are registered once per registry and shared by the threads
- * (series updates are atomic): souk_metrics refuses a second registration of a name,
- * and souk_pool.h has no per-process hook. Guarded by inv_pool_metrics_lock; one
- * registry at a time.
- */
-static pthread_mutex_t inv_pool_metrics_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct souk_metrics *inv_pool_metrics_registry;
-static int inv_pool_metrics_users;
-static struct inv_metrics inv_pool_metrics;
-
+/* Registers the pool's families in reg (each thread registers the same definitions
+ * and gets the same families and series) and resolves m's series. */
 static int
-inv_pool_metrics_register(struct souk_metrics *reg, char *errstr, size_t errstr_size)
+inv_pool_metrics_register(struct souk_metrics *reg, struct inv_metrics *m, char *errstr,
+			  size_t errstr_size)
 {
-	struct inv_metrics *m = &inv_pool_metrics;
 	struct souk_metrics_family *orders, *overruled, *rebuilt;
 
 	orders = souk_metrics_register_counter(reg, "souk_inventory_orders_total",
@@ -68,38 +59,6 @@ inv_pool_metrics_register(struct souk_metrics *reg, char *errstr, size_t errstr_
 	return 0;
 }
 
-static int
-inv_pool_metrics_acquire(struct souk_metrics *reg, char *errstr, size_t errstr_size)
-{
-	int rc = 0;
-
-	pthread_mutex_lock(&inv_pool_metrics_lock);
-	if (inv_pool_metrics_users == 0) {
-		inv_pool_metrics = (struct inv_metrics){0};
-		rc = inv_pool_metrics_register(reg, errstr, errstr_size);
-		if (rc == 0)
-			inv_pool_metrics_registry = reg;
-	} else if (reg != inv_pool_metrics_registry) {
-		snprintf(errstr, errstr_size,
-			 "could not register the inventory metrics: another registry has "
-			 "them");
-		rc = -1;
-	}
-	if (rc == 0)
-		inv_pool_metrics_users++;
-	pthread_mutex_unlock(&inv_pool_metrics_lock);
-	return rc;
-}
-
-static void
-inv_pool_metrics_release(void)
-{
-	pthread_mutex_lock(&inv_pool_metrics_lock);
-	if (--inv_pool_metrics_users == 0)
-		inv_pool_metrics_registry = NULL;
-	pthread_mutex_unlock(&inv_pool_metrics_lock);
-}
-
 static int64_t
 inv_pool_now_ms(void)
 {
@@ -122,7 +81,7 @@ inv_pool_open(void **state, const struct souk_pool_env *env, struct souk_pg *pg,
 		snprintf(errstr, errstr_size, "out of memory");
 		return -1;
 	}
-	if (inv_pool_metrics_acquire(env->metrics, errstr, errstr_size)) {
+	if (inv_pool_metrics_register(env->metrics, &s->metrics, errstr, errstr_size)) {
 		free(s);
 		return -1;
 	}
@@ -132,7 +91,7 @@ inv_pool_open(void **state, const struct souk_pool_env *env, struct souk_pg *pg,
 	    inv_batch_new(pg, souk_config_get_string(c, "redis.url"),
 			  (int)souk_config_get_duration_ms(c, "inventory.redis_timeout"),
 			  souk_config_get_duration_ms(c, "inventory.reservation_ttl"),
-			  &inv_pool_metrics, errstr, errstr_size);
+			  &s->metrics, errstr, errstr_size);
 	if (!s->batch) {
 		inv_pool_close(s);
 		return -1;
@@ -147,7 +106,6 @@ inv_pool_close(void *state)
 	struct inv_pool_state *s = state;
 
 	inv_batch_destroy(s->batch);
-	inv_pool_metrics_release();
 	free(s);
 }
 

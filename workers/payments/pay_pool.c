@@ -3,7 +3,6 @@
  */
 #include "pay_pool.h"
 
-#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -63,25 +62,18 @@ const struct souk_config_def pay_pool_config[] = {
 /* One per thread. */
 struct pay_pool_state {
 	struct pay_batch *batch;
+	struct pay_batch_metrics metrics;
 	int64_t janitor_ms, last_janitor_ms;
 	int32_t partitions[PAY_POOL_MAX_PARTITIONS]; /* owned, of PAY_POOL_TOPIC */
 	size_t npartitions;
 };
 
-/*
- * The metric families are registered once per registry and shared by the threads, as
- * the inventory pool does (souk_metrics refuses a second registration of a name).
- * Guarded by pay_pool_metrics_lock; one registry at a time.
- */
-static pthread_mutex_t pay_pool_metrics_lock = PTHREAD_MUTEX_INITIALIZER;
-static struct souk_metrics *pay_pool_metrics_registry;
-static int pay_pool_metrics_users;
-static struct pay_batch_metrics pay_pool_metrics;
-
+/* Registers the pool's families in reg (each thread registers the same definitions
+ * and gets the same families and series) and resolves m's series. */
 static int
-pay_pool_metrics_register(struct souk_metrics *reg, char *errstr, size_t errstr_size)
+pay_pool_metrics_register(struct souk_metrics *reg, struct pay_batch_metrics *m,
+			  char *errstr, size_t errstr_size)
 {
-	struct pay_batch_metrics *m = &pay_pool_metrics;
 	struct souk_metrics_family *commands, *transitions, *provider, *parked, *resolved,
 	    *reaped;
 
@@ -123,38 +115,6 @@ pay_pool_metrics_register(struct souk_metrics *reg, char *errstr, size_t errstr_
 	m->resolved = souk_metrics_series(resolved, NULL);
 	m->reaped = souk_metrics_series(reaped, NULL);
 	return 0;
-}
-
-static int
-pay_pool_metrics_acquire(struct souk_metrics *reg, char *errstr, size_t errstr_size)
-{
-	int rc = 0;
-
-	pthread_mutex_lock(&pay_pool_metrics_lock);
-	if (pay_pool_metrics_users == 0) {
-		pay_pool_metrics = (struct pay_batch_metrics){0};
-		rc = pay_pool_metrics_register(reg, errstr, errstr_size);
-		if (rc == 0)
-			pay_pool_metrics_registry = reg;
-	} else if (reg != pay_pool_metrics_registry) {
-		snprintf(errstr, errstr_size,
-			 "could not register the payments metrics: another registry has "
-			 "them");
-		rc = -1;
-	}
-	if (rc == 0)
-		pay_pool_metrics_users++;
-	pthread_mutex_unlock(&pay_pool_metrics_lock);
-	return rc;
-}
-
-static void
-pay_pool_metrics_release(void)
-{
-	pthread_mutex_lock(&pay_pool_metrics_lock);
-	if (--pay_pool_metrics_users == 0)
-		pay_pool_metrics_registry = NULL;
-	pthread_mutex_unlock(&pay_pool_metrics_lock);
 }
 
 static int64_t
@@ -220,13 +180,13 @@ pay_pool_open(void **state, const struct souk_pool_env *env, struct souk_pg *pg,
 		free(s);
 		return -1;
 	}
-	if (pay_pool_metrics_acquire(env->metrics, errstr, errstr_size)) {
+	if (pay_pool_metrics_register(env->metrics, &s->metrics, errstr, errstr_size)) {
 		free(s);
 		return -1;
 	}
 	s->janitor_ms = souk_config_get_duration_ms(c, "payments.janitor_interval");
 	s->last_janitor_ms = pay_pool_now_ms();
-	s->batch = pay_batch_new(&conf, &pay_pool_metrics, pg, errstr, errstr_size);
+	s->batch = pay_batch_new(&conf, &s->metrics, pg, errstr, errstr_size);
 	if (!s->batch) {
 		pay_pool_close(s);
 		return -1;
@@ -241,7 +201,6 @@ pay_pool_close(void *state)
 	struct pay_pool_state *s = state;
 
 	pay_batch_destroy(s->batch);
-	pay_pool_metrics_release();
 	free(s);
 }
 
