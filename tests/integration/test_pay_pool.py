@@ -16,7 +16,8 @@ Scenarios:
   kill        the worker SIGKILLed after the intent is committed and the call is out,
               before the batch commits -> after a restart: one authorization, authorized
   timeouts    every provider call times out -> parked; the janitor completes them; the
-              capture that waited behind the authorize applies after it
+              capture that waited behind the authorize applies after it, and a retry
+              of the parked authorize gets its outcome with the same result id
   declined    the provider declines the authorization -> declined, the capture refused
 """
 import http.client
@@ -249,8 +250,9 @@ class PaymentsPool(unittest.TestCase):
                  command(p3, f"create-{p3}", "create", 800),
                  command(p3, f"capture-{p3}", "capture", 800)])  # before authorize
         wait_for("p1 captured", lambda: (payment(p1) or [""])[0] == "captured")
-        wait_for("p3 decided", lambda: len(psql(
-            f"SELECT 1 FROM idempotency_keys WHERE key = 'capture-{p3}' AND state = 'final'")))
+        for key in (f"capture-{p3}", f"create-{p2}"):
+            wait_for(f"{key} decided", lambda: psql(
+                f"SELECT 1 FROM idempotency_keys WHERE key = '{key}' AND state = 'final'"))
         self.assertEqual(payment(p1), ["captured", "1999", "1999", "0", "3"])
         self.assertEqual(len(self.psp.operations(p1, "authorize")), 1,
                          "three authorize commands under one key: one provider authorization")
@@ -316,15 +318,19 @@ class PaymentsPool(unittest.TestCase):
             f"SELECT 1 FROM payment_waiting WHERE payment_id = '{p5}'"))
         parked = psql(f"SELECT state FROM idempotency_keys WHERE key = 'auth-{p5}'")
         self.assertEqual(parked, [["in_progress"]])
+        produce([command(p5, f"auth-{p5}", "authorize")])  # the client retries meanwhile
         wait_for("p5 captured", lambda: (payment(p5) or [""])[0] == "captured")
         self.assertEqual(payment(p5), ["captured", "3000", "2000", "0", "3"])
         self.assertEqual(psql(f"SELECT count(*) FROM payment_waiting WHERE payment_id = '{p5}'"),
                          [["0"]])
         self.assertEqual(len(self.psp.operations(p5, "authorize")), 1)
         self.assertEqual(len(self.psp.operations(p5, "capture")), 1)
-        got = [d for _, d in results({p5})]
-        self.assertEqual(sorted((d["command"], d["status"]) for d in got),
-                         [("authorize", "ok"), ("capture", "ok"), ("create", "ok")])
+        got = wait_for("4 results", lambda: (lambda r: r if len(r) >= 4 else None)(results({p5})))
+        self.assertEqual(sorted((d["command"], d["status"]) for _, d in got),
+                         [("authorize", "ok"), ("authorize", "ok"), ("capture", "ok"),
+                          ("create", "ok")])
+        self.assertEqual(len({rid for rid, d in got if d["command"] == "authorize"}), 1,
+                         "the retry of the parked command gets its outcome and result id")
 
     def test_4_declined(self):
         p6 = f"p6-{RUN}"
