@@ -90,6 +90,7 @@ struct pay_batch {
 	size_t nsubmit, submit_cap;
 	struct pay_sql_rows rows;
 	struct souk_pgarray intents[PAY_SQL_I_COLS];
+	char scratch[SOUK_EVENT_MAX_BYTES + 1]; /* where results are encoded */
 	bool resolving; /* the janitor's call: its payments start unparked */
 	bool failed;	/* a step failed: drain the calls in flight, then retry */
 	char err[512];
@@ -483,17 +484,16 @@ pay_batch_result(struct pay_cmd *c, const char *error, const char *result_id, ch
 	r->has_amount = src->payment.has_amount;
 	r->amount = src->payment.amount;
 	memcpy(r->source_event_id, src->event_id, sizeof(r->source_event_id));
-	if (!(*json = malloc(SOUK_EVENT_MAX_BYTES + 1))) {
-		snprintf(c->b->err, sizeof(c->b->err), "out of memory");
-		return -1;
-	}
-	if (souk_event_encode(&ev, *json, SOUK_EVENT_MAX_BYTES + 1, len, why,
+	*json = NULL;
+	if (souk_event_encode(&ev, c->b->scratch, sizeof(c->b->scratch), len, why,
 			      sizeof(why))) {
-		free(*json);
-		*json = NULL;
 		snprintf(c->b->err, sizeof(c->b->err),
 			 "could not encode the result of payment \"%s\": %s",
 			 r->payment_id, why);
+		return -1;
+	}
+	if (!(*json = strdup(c->b->scratch))) {
+		snprintf(c->b->err, sizeof(c->b->err), "out of memory");
 		return -1;
 	}
 	return 0;
