@@ -8,6 +8,11 @@ SOUK_CACHE=${SOUK_CACHE:-${XDG_CACHE_HOME:-$HOME/.cache}/souk}
 SOUK_KAFKA_VERSION=4.1.1
 SOUK_KAFKA_LIBS=$SOUK_CACHE/kafka-$SOUK_KAFKA_VERSION/libs
 
+# The release of the h3 source distribution on PyPI whose C library (its src/h3lib, H3
+# 4.3.0) the matching pool builds; the root CMakeLists.txt reads this pin from here.
+SOUK_H3_VERSION=4.3.1
+SOUK_H3_DIR=$SOUK_CACHE/h3-$SOUK_H3_VERSION
+
 # Local defaults; each is overridable so a user can point souk at their own servers.
 SOUK_DEFAULT_KAFKA=127.0.0.1:19092
 SOUK_DEFAULT_PG_DSN="host=127.0.0.1 port=15432 dbname=souk user=souk"
