@@ -9,6 +9,7 @@ carries this run's tag, so other traffic on the topics is ignored.
 
 Scenarios:
   ttl         keys kept less than the topic's retention: the worker refuses to start
+  reaper      an expired key is deleted by the pool's timer, a live one is kept
   retries     the same authorize sent 3 times -> one provider authorization, one result
               id for the three answers
   reused      the same key with another amount -> idempotency_key_reused, nothing stored
@@ -238,6 +239,18 @@ class PaymentsPool(unittest.TestCase):
         self.assertEqual(res.returncode, 1)
         self.assertIn("could not keep idempotency keys 3600 s: less than the payments topic's "
                       "retention of 86400000 ms", res.stderr)
+
+    def test_0_reaper(self):
+        key = f"expired-{RUN}"
+        row = (f"'client-a', '{key}', repeat('a', 64), 'final', 'px-{RUN}', 'create', "
+               f"'{uuid.uuid4()}', '{{}}'")
+        psql("INSERT INTO idempotency_keys (client_id, key, params_hash, state, payment_id, "
+             f"command, result_id, response, expires_at) VALUES ({row}, now() - interval '1 s'),"
+             f" ({row.replace(key, key + '-kept')}, now() + interval '1 h')")
+        wait_for("the expired key reaped", lambda: not psql(
+            f"SELECT 1 FROM idempotency_keys WHERE key = '{key}'"))
+        self.assertEqual(psql(f"SELECT count(*) FROM idempotency_keys WHERE key = '{key}-kept'"),
+                         [["1"]])
 
     def test_1_retries_reuse_illegal(self):
         p1, p2, p3 = f"p1-{RUN}", f"p2-{RUN}", f"p3-{RUN}"
