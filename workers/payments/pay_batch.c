@@ -310,7 +310,7 @@ pay_batch_add(struct pay_batch *b, struct souk_pool_event *src)
 	return 0;
 }
 
-/* ---- loading what the call's commands need ----------------------------------------- */
+/* ---- loading what the call's commands need ---------------------------------------- */
 
 static int64_t
 pay_batch_int(const PGresult *res, int r, int c)
@@ -442,8 +442,7 @@ out:
 	return rc;
 }
 
-/* ---- answers -------------------------------------------------------------------------
- */
+/* ---- answers ---------------------------------------------------------------------- */
 
 /* The result id of the final outcome under a key: the same for every replay of it. */
 static void
@@ -572,8 +571,7 @@ pay_batch_answer_final(struct pay_cmd *c, const char *error)
 	pay_batch_emit(c, k->response, len, k->result_id);
 }
 
-/* ---- applying ------------------------------------------------------------------------
- */
+/* ---- applying --------------------------------------------------------------------- */
 
 /* Moves c's payment to next: its history row, its version. */
 static void
@@ -639,8 +637,7 @@ pay_batch_answered_row(struct pay_cmd *c, const char *state)
 	souk_pgarray_add_str(&c->b->rows.answered[1], state);
 }
 
-/* ---- provider calls -------------------------------------------------------------------
- */
+/* ---- provider calls --------------------------------------------------------------- */
 
 static void pay_batch_advance(struct pay_batch *b, struct pay_pay *pay);
 
@@ -812,7 +809,7 @@ pay_batch_submit(struct pay_batch *b)
 	return 0;
 }
 
-/* ---- deciding ---------------------------------------------------------------------- */
+/* ---- deciding --------------------------------------------------------------------- */
 
 /* Decides c: answers it, or starts its provider call (state CALLING). */
 static void
