@@ -39,6 +39,7 @@ bench: stack
 	ops/bench/gateway
 	ops/bench/flash-sale
 	ops/bench/payments
+	ops/bench/replay
 
 # The flash-sale end-to-end scenarios at 100K orders (the default suite runs 10K).
 e2e-full: stack
