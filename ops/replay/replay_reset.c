@@ -41,6 +41,22 @@ replay_reset_wait(rd_kafka_queue_t *q, const char *what, char *errstr, size_t er
 	return ev;
 }
 
+/* The partitions of the one group an admin request named, or NULL with errstr saying
+ * what could not be done (the group's error, or no answer for it). */
+static const rd_kafka_topic_partition_list_t *
+replay_reset_group_partitions(const rd_kafka_group_result_t **groups, size_t n,
+			      const char *what, char *errstr, size_t errstr_size)
+{
+	if (n != 1 || rd_kafka_group_result_error(groups[0])) {
+		snprintf(
+		    errstr, errstr_size, "could not %s: %s", what,
+		    n == 1 ? rd_kafka_error_string(rd_kafka_group_result_error(groups[0]))
+			   : "no answer for it");
+		return NULL;
+	}
+	return rd_kafka_group_result_partitions(groups[0]);
+}
+
 static rd_kafka_AdminOptions_t *
 replay_reset_options(rd_kafka_t *rk, rd_kafka_admin_op_t op)
 {
@@ -143,14 +159,8 @@ replay_reset_committed(rd_kafka_t *rk, rd_kafka_queue_t *q,
 		goto out;
 	groups = rd_kafka_ListConsumerGroupOffsets_result_groups(
 	    rd_kafka_event_ListConsumerGroupOffsets_result(ev), &n);
-	if (n != 1 || rd_kafka_group_result_error(groups[0])) {
-		snprintf(
-		    errstr, errstr_size, "could not %s: %s", what,
-		    n == 1 ? rd_kafka_error_string(rd_kafka_group_result_error(groups[0]))
-			   : "no answer for it");
+	if (!(got = replay_reset_group_partitions(groups, n, what, errstr, errstr_size)))
 		goto out;
-	}
-	got = rd_kafka_group_result_partitions(groups[0]);
 	for (size_t i = 0; i < plan->n; i++) {
 		const rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
 		    got, plan->topic, plan->rows[i].partition);
@@ -298,14 +308,8 @@ replay_reset_apply_kafka(rd_kafka_t *rk, const struct replay_reset_plan *plan,
 		goto out;
 	groups = rd_kafka_AlterConsumerGroupOffsets_result_groups(
 	    rd_kafka_event_AlterConsumerGroupOffsets_result(ev), &n);
-	if (n != 1 || rd_kafka_group_result_error(groups[0])) {
-		snprintf(
-		    errstr, errstr_size, "could not %s: %s", what,
-		    n == 1 ? rd_kafka_error_string(rd_kafka_group_result_error(groups[0]))
-			   : "no answer for it");
+	if (!(got = replay_reset_group_partitions(groups, n, what, errstr, errstr_size)))
 		goto out;
-	}
-	got = rd_kafka_group_result_partitions(groups[0]);
 	for (int i = 0; got && i < got->cnt; i++) {
 		if (got->elems[i].err) {
 			snprintf(errstr, errstr_size, "could not %s: partition %d: %s",
