@@ -176,9 +176,8 @@ replay_usage(FILE *out, const struct souk_config_def *const *tables)
 	fprintf(out,
 		"  (any other topic: no guard; the matching pool's topics get a rule "
 		"when that pool\n  says how long it dedups)\n"
-		"Replaying `orders`: stock_set events set the stock (they are not "
-		"deduped); add\n"
-		"--type order unless you mean to apply them again.\n"
+		"Replaying `orders`: the inventory pool applies each stock_set once (by "
+		"event_id).\n"
 		"\n"
 		"exit status: 0 done, 1 failure or refusal, 2 usage\n"
 		"\nkeys:\n");

@@ -6,6 +6,7 @@
  * prefix) and deletes its rows afterwards.
  */
 #include <setjmp.h>
+#include <stdbool.h>
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
@@ -19,6 +20,7 @@
 
 #include "inv_sql.h"
 #include "souk_pg.h"
+#include "souk_uuid.h"
 
 #define DEFAULT_DSN "host=127.0.0.1 port=15432 dbname=souk user=souk"
 
@@ -68,6 +70,7 @@ teardown(void **state)
 	exec_ok(f, "DELETE FROM orders WHERE sku LIKE '%s%%'", f->prefix);
 	exec_ok(f, "DELETE FROM purchases WHERE sku LIKE '%s%%'", f->prefix);
 	exec_ok(f, "DELETE FROM stock WHERE sku LIKE '%s%%'", f->prefix);
+	exec_ok(f, "DELETE FROM stock_sets WHERE sku LIKE '%s%%'", f->prefix);
 	souk_pg_destroy(f->pg);
 	free(f);
 	return 0;
@@ -93,16 +96,30 @@ query_int(struct fixture *f, const char *fmt, ...)
 	return v;
 }
 
-static void
-stock_set(struct fixture *f, const char *sku, int64_t stock, int64_t limit)
+/* Applies the stock_set event event_id; returns whether it was applied (not a repeat). */
+static bool
+stock_set_event(struct fixture *f, const char *event_id, const char *sku, int64_t stock,
+		int64_t limit)
 {
 	souk_event_stock_set_t s = {
 	    .stock = stock, .has_limit_per_user = limit > 0, .limit_per_user = limit};
 	char err[512];
+	bool applied;
 
 	snprintf(s.sku, sizeof(s.sku), "%s", sku);
-	if (inv_sql_stock_set(f->pg, &s, err, sizeof(err)))
+	if (inv_sql_stock_set(f->pg, event_id, &s, &applied, err, sizeof(err)))
 		fail_msg("%s", err);
+	return applied;
+}
+
+/* A new stock_set event. */
+static void
+stock_set(struct fixture *f, const char *sku, int64_t stock, int64_t limit)
+{
+	char event_id[SOUK_UUID_STRLEN + 1];
+
+	souk_uuid_random(event_id);
+	assert_true(stock_set_event(f, event_id, sku, stock, limit));
 }
 
 static struct inv_stock
@@ -251,6 +268,23 @@ test_stock_set_creates_updates_and_keeps_the_limit(void **state)
 	assert_int_equal(row.version, 2);
 }
 
+static void
+test_stock_set_applies_once_per_event(void **state)
+{
+	struct fixture *f = *state;
+	char event_id[SOUK_UUID_STRLEN + 1];
+
+	souk_uuid_random(event_id);
+	assert_true(stock_set_event(f, event_id, f->sku, 10, 2));
+	exec_ok(f, "UPDATE stock SET available = 4 WHERE sku = '%s'",
+		f->sku); /* sold 6 */
+	/* The same event again (a replay, an offset reset): the 6 sold stay sold. */
+	assert_false(stock_set_event(f, event_id, f->sku, 10, 2));
+	assert_int_equal(read_stock(f, f->sku).available, 4);
+	stock_set(f, f->sku, 10, 0); /* a new restock applies */
+	assert_int_equal(read_stock(f, f->sku).available, 10);
+}
+
 /* Orders as inv_decide leaves them, for the insert. */
 static void
 make_order(struct inv_order *ord, struct souk_pool_event *src, const char *order_id,
@@ -374,6 +408,8 @@ main(void)
 		teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_stock_set_creates_updates_and_keeps_the_limit, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_stock_set_applies_once_per_event, setup,
+					    teardown),
 	    cmocka_unit_test_setup_teardown(test_recorded_orders_come_back_decided, setup,
 					    teardown),
 	    cmocka_unit_test_setup_teardown(

@@ -147,9 +147,18 @@ inv_batch_stock_set(struct inv_batch *b, struct souk_pg *pg,
 	const souk_event_stock_set_t *s = &e->ev.stock_set;
 	struct inv_sync_report rep;
 	enum souk_pool_status st;
+	bool applied;
 
-	if (inv_sql_stock_set(pg, s, errstr, errstr_size) != SOUK_PG_OK)
+	if (inv_sql_stock_set(pg, e->ev.event_id, s, &applied, errstr, errstr_size) !=
+	    SOUK_PG_OK)
 		return inv_batch_pg_failed(pg);
+	if (!applied) {
+		/* A replay or a redelivery: setting it again would put sold units back.
+		 */
+		SOUK_LOG_INFO("inventory_stock_set_repeated", "sku=%s event_id=%s",
+			      s->sku, e->ev.event_id);
+		return SOUK_POOL_OK;
+	}
 	st = inv_batch_sync(b, pg, s->sku, &rep, errstr, errstr_size);
 	if (st != SOUK_POOL_OK)
 		return st;

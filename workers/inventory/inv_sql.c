@@ -55,9 +55,13 @@ static const struct {
      "                     $6::text[], $7::uuid[], $8::uuid[], $9::text[], "
      "$10::integer[],"
      "                     $11::bigint[])"},
-    {"inv_stock_set", 3,
+    /* Applied only when its event_id is new (stock_sets): 1 row changed, else 0. */
+    {"inv_stock_set", 4,
+     "WITH fresh AS (INSERT INTO stock_sets (event_id, sku, stock, limit_per_user) "
+     "  VALUES ($4::uuid, $1::text, $2::bigint, $3::bigint) "
+     "  ON CONFLICT (event_id) DO NOTHING RETURNING 1) "
      "INSERT INTO stock AS s (sku, available, limit_per_user) "
-     "VALUES ($1::text, $2::bigint, $3::bigint) "
+     "SELECT $1::text, $2::bigint, $3::bigint WHERE EXISTS (SELECT FROM fresh) "
      "ON CONFLICT (sku) DO UPDATE SET available = EXCLUDED.available,"
      "  limit_per_user = coalesce(EXCLUDED.limit_per_user, s.limit_per_user),"
      "  version = s.version + 1, updated_at = now()"},
@@ -351,16 +355,23 @@ out:
 }
 
 int
-inv_sql_stock_set(struct souk_pg *pg, const souk_event_stock_set_t *s, char *errstr,
+inv_sql_stock_set(struct souk_pg *pg, const char *event_id,
+		  const souk_event_stock_set_t *s, bool *applied, char *errstr,
 		  size_t errstr_size)
 {
 	char stock[24], limit[24];
-	const char *values[3] = {s->sku, stock, s->has_limit_per_user ? limit : NULL};
+	const char *values[4] = {s->sku, stock, s->has_limit_per_user ? limit : NULL,
+				 event_id};
+	PGresult *res = NULL;
+	int rc;
 
 	snprintf(stock, sizeof(stock), "%" PRId64, s->stock);
 	snprintf(limit, sizeof(limit), "%" PRId64, s->limit_per_user);
-	return souk_pg_exec_prepared(pg, "inv_stock_set", 3, values, NULL, errstr,
-				     errstr_size);
+	rc = souk_pg_exec_prepared(pg, "inv_stock_set", 4, values, &res, errstr,
+				   errstr_size);
+	*applied = rc == SOUK_PG_OK && strcmp(PQcmdTuples(res), "1") == 0;
+	PQclear(res);
+	return rc;
 }
 
 int

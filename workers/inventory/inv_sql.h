@@ -81,9 +81,11 @@ size_t inv_sql_record_rows(const struct inv_order *orders, size_t n,
 int inv_sql_record(struct souk_pg *pg, const struct inv_order *orders, size_t n,
 		   char *errstr, size_t errstr_size);
 
-/* Applies a stock_set: creates the SKU or sets its available stock (and its limit,
- * when given; an absent limit keeps the current one), bumping its version. */
-int inv_sql_stock_set(struct souk_pg *pg, const souk_event_stock_set_t *s, char *errstr,
+/* Applies the stock_set event event_id: creates the SKU or sets its available stock
+ * (and its limit, when given; an absent limit keeps the current one), bumping its
+ * version, unless that event was applied before (stock_sets): *applied says which. */
+int inv_sql_stock_set(struct souk_pg *pg, const char *event_id,
+		      const souk_event_stock_set_t *s, bool *applied, char *errstr,
 		      size_t errstr_size);
 
 /* PostgreSQL's side of one SKU, read at one instant (one statement). */
