@@ -1,0 +1,58 @@
+/*
+ * lag_report: a pass with its statuses, as the table souk-lag --once prints and as
+ * JSON (souk-lag --once --json and GET /lag).
+ */
+#ifndef LAG_REPORT_H
+#define LAG_REPORT_H
+
+#include <stddef.h>
+#include <stdio.h>
+
+#include "lag_sample.h"
+#include "lag_status.h"
+#include "lag_window.h"
+
+/* The rows [first, end) of the group of row first (pass is sorted by group). */
+size_t lag_report_group_end(const struct lag_sample_pass *pass, size_t first);
+
+/* The table kafka-consumer-groups --describe prints (GROUP TOPIC PARTITION
+ * CURRENT-OFFSET LOG-END-OFFSET LAG), with LAG-SECONDS, STATUS and PG-OFFSET added
+ * before CONSUMER-ID HOST CLIENT-ID, then a line per group: "group G: STATUS, N
+ * partitions, total lag L". statuses[i] is row i's. Returns 0, or -1 when out of
+ * memory (nothing written). */
+int lag_report_table(FILE *out, const struct lag_sample_pass *pass,
+		     const enum lag_status *statuses);
+
+/* {"samples": n, "groups": [{"group", "status", "partitions": [{"topic", "partition",
+ * "current_offset", "log_end_offset", "log_start_offset", "lag", "lag_seconds",
+ * "oldest_unconsumed_timestamp_ms", "kafka_offset", "pg_offset", "offsets_differ",
+ * "status", "rule", "consumer_id", "host", "client_id", "sampled_at_ms"}],
+ * "total_lag"}]}, unknown figures null. Returns a malloc'd NUL-terminated string (the
+ * caller's), or NULL when out of memory. */
+char *lag_report_json(const struct lag_sample_pass *pass, size_t nsamples,
+		      const enum lag_status *statuses, const enum lag_rule *rules);
+
+/* Burrow's v3 HTTP API, for its clients and notifiers. request_url and host go in
+ * "request". Each returns a malloc'd NUL-terminated string (the caller's), or NULL when
+ * out of memory. */
+
+/* GET /v3/kafka/{cluster}/consumer: {"error": false, "message": "consumer list
+ * returned", "consumers": [the groups of pass], "request"}. */
+char *lag_report_burrow_consumers(const struct lag_sample_pass *pass,
+				  const char *request_url, const char *host);
+
+/* GET /v3/kafka/{cluster}/consumer/{group}/lag for the group of the newest pass's rows
+ * [first, end): {"error": false, "message": "consumer status returned", "status":
+ * {"cluster", "group", "status", "complete", "partitions": [{"topic", "partition",
+ * "owner", "client_id", "status", "start", "end", "current_lag", "complete"}],
+ * "partition_count", "maxlag", "totallag"}, "request"}; start and end are the oldest
+ * and newest samples in the window ({"offset", "timestamp", "observedAt", "lag"}),
+ * complete the share of the window filled. statuses[i] is the newest pass's row i's. */
+char *lag_report_burrow_lag(const struct lag_window *w, size_t first, size_t end,
+			    const enum lag_status *statuses, const char *cluster,
+			    const char *request_url, const char *host);
+
+/* {"error": true, "message": "cluster or consumer not found", "request"}. */
+char *lag_report_burrow_not_found(const char *request_url, const char *host);
+
+#endif
