@@ -721,9 +721,10 @@ gw_get_order(struct gw_req *r, const char *url)
 
 /* A payment from the ledger in PostgreSQL: its row, the commands parked on it (their
  * idempotency key in_progress: outcome unknown), its refunds and its last 100
- * transitions, or 404. PostgreSQL builds the whole answer in one statement, so one
- * round trip and one snapshot: the lists agree with the row. Cost: index scans on
- * each table's payment_id (idempotency_keys_in_progress for the parked commands). */
+ * transitions, or 404. With API keys on, only the client that created it may read it.
+ * PostgreSQL builds the whole answer in one statement, so one round trip and one
+ * snapshot: the lists agree with the row. Cost: index scans on each table's payment_id
+ * (idempotency_keys_in_progress for the parked commands). */
 static enum MHD_Result
 gw_get_payment(struct gw_req *r, const char *url)
 {
@@ -760,9 +761,11 @@ gw_get_payment(struct gw_req *r, const char *url)
 	    "        WHERE payment_id = p.payment_id"
 	    "        ORDER BY version DESC LIMIT 100) t)"
 	    ")) WITH ORDINALITY AS kv(key, value, n) "
-	    "WHERE p.payment_id = $1 AND json_typeof(kv.value) <> 'null'";
+	    "WHERE p.payment_id = $1 AND ($2::text IS NULL OR p.client_id = $2) "
+	    "AND json_typeof(kv.value) <> 'null'";
 	const char *id = url + strlen(gw_routes[GW_ROUTE_PAYMENT].path);
 	struct gw_server *s = r->s;
+	const char *values[2] = {id, NULL};
 	struct souk_pg *pg = NULL;
 	PGresult *res = NULL;
 	char errstr[256], msg[320];
@@ -774,13 +777,22 @@ gw_get_payment(struct gw_req *r, const char *url)
 			 id);
 		return gw_respond_error(r, 400, msg, 0, NULL);
 	}
+	/* With API keys on, a client reads its own payments only; another client's is
+	 * answered 404, as if it did not exist. */
+	if (s->conf.auth && !(values[1] = gw_auth_client(
+				  s->conf.auth, MHD_lookup_connection_value(
+						    r->conn, MHD_HEADER_KIND,
+						    MHD_HTTP_HEADER_AUTHORIZATION))))
+		return gw_respond_error(
+		    r, 401, "missing or unknown API key (Authorization: Bearer <key>)", 0,
+		    NULL);
 	if (!s->conf.pg)
 		return gw_respond_error(
 		    r, 503, "payment lookups are off: no postgresql configured",
 		    s->conf.retry_after_s, NULL);
 	pg = gw_pool_acquire(s->conf.pg, errstr, sizeof(errstr));
-	if (!pg || souk_pg_prepare(pg, "gw_payment", sql, 1, errstr, sizeof(errstr)) ||
-	    souk_pg_exec_prepared(pg, "gw_payment", 1, &id, &res, errstr,
+	if (!pg || souk_pg_prepare(pg, "gw_payment", sql, 2, errstr, sizeof(errstr)) ||
+	    souk_pg_exec_prepared(pg, "gw_payment", 2, values, &res, errstr,
 				  sizeof(errstr))) {
 		gw_pool_release(s->conf.pg, pg);
 		snprintf(msg, sizeof(msg), "could not read payment: %s", errstr);

@@ -686,6 +686,21 @@ class Reads(unittest.TestCase):
             r = OPEN.request("GET", f"/v1/payments/{long}")
             self.assertEqual(r.status, 200, r)
             self.assertEqual([tr["version"] for tr in r.json()["transitions"]], list(range(6, 106)))
+
+            # With API keys on: the client that created it reads it, another gets 404, no
+            # key 401.
+            def get_auth(name):
+                h = {"Authorization": f"Bearer {KEYS[name][1]}"} if name else {}
+                return AUTH.request("GET", f"/v1/payments/{paid}", headers=h)
+            self.assertEqual(client_id("shop"), client)
+            r = get_auth("shop")
+            self.assertEqual((r.status, r.json()["payment_id"]), (200, paid), r)
+            r = get_auth("fleet")
+            self.assertEqual(r.status, 404, r)
+            self.assertEqual(r.json(), {"error": "payment not found", "payment_id": paid})
+            r = get_auth(None)
+            self.assertEqual(r.status, 401, r)
+            self.assertIn("API key", r.json()["error"])
         finally:
             psql(f"""
                 DELETE FROM payment_transitions WHERE payment_id IN ({ids});
