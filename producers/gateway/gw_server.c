@@ -656,6 +656,39 @@ gw_get_stock(struct gw_req *r, const char *url)
 	return ret;
 }
 
+/*
+ * Runs the statement name (sql, prepared once per pooled session) with values[0..n) for
+ * a lookup of a `what` ("order", "payment"). Returns its result (the caller clears it),
+ * or NULL after answering 503 with Retry-After into *ret: no PostgreSQL configured, or
+ * it failed.
+ */
+static PGresult *
+gw_pg_lookup(struct gw_req *r, const char *what, const char *name, const char *sql, int n,
+	     const char *const *values, enum MHD_Result *ret)
+{
+	struct gw_server *s = r->s;
+	struct souk_pg *pg;
+	PGresult *res = NULL;
+	char errstr[256], msg[320];
+
+	if (!s->conf.pg) {
+		snprintf(msg, sizeof(msg), "%s lookups are off: no postgresql configured",
+			 what);
+		*ret = gw_respond_error(r, 503, msg, s->conf.retry_after_s, NULL);
+		return NULL;
+	}
+	pg = gw_pool_acquire(s->conf.pg, errstr, sizeof(errstr));
+	if (!pg || souk_pg_prepare(pg, name, sql, n, errstr, sizeof(errstr)) ||
+	    souk_pg_exec_prepared(pg, name, n, values, &res, errstr, sizeof(errstr))) {
+		gw_pool_release(s->conf.pg, pg);
+		snprintf(msg, sizeof(msg), "could not read %s: %s", what, errstr);
+		*ret = gw_respond_error(r, 503, msg, s->conf.retry_after_s, NULL);
+		return NULL;
+	}
+	gw_pool_release(s->conf.pg, pg);
+	return res;
+}
+
 /* The decision of an order from PostgreSQL, the truth: {order_id, status, reason?, sku,
  * user_id, qty, decided_at}, or status "pending" while the inventory pool has not
  * decided it (or never received it: a client that got 202 will see it decided). */
@@ -667,10 +700,8 @@ gw_get_order(struct gw_req *r, const char *url)
 				  "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') "
 				  "FROM orders WHERE order_id = $1";
 	const char *id = url + strlen(gw_routes[GW_ROUTE_ORDER].path);
-	struct gw_server *s = r->s;
-	struct souk_pg *pg = NULL;
-	PGresult *res = NULL;
-	char errstr[256], msg[320];
+	PGresult *res;
+	char msg[320];
 	enum MHD_Result ret;
 	yajl_gen g;
 
@@ -678,18 +709,8 @@ gw_get_order(struct gw_req *r, const char *url)
 		snprintf(msg, sizeof(msg), "order_id \"%.64s\" is not an identifier", id);
 		return gw_respond_error(r, 400, msg, 0, NULL);
 	}
-	if (!s->conf.pg)
-		return gw_respond_error(r, 503,
-					"order lookups are off: no postgresql configured",
-					s->conf.retry_after_s, NULL);
-	pg = gw_pool_acquire(s->conf.pg, errstr, sizeof(errstr));
-	if (!pg || souk_pg_prepare(pg, "gw_order", sql, 1, errstr, sizeof(errstr)) ||
-	    souk_pg_exec_prepared(pg, "gw_order", 1, &id, &res, errstr, sizeof(errstr))) {
-		gw_pool_release(s->conf.pg, pg);
-		snprintf(msg, sizeof(msg), "could not read order: %s", errstr);
-		return gw_respond_error(r, 503, msg, s->conf.retry_after_s, NULL);
-	}
-	gw_pool_release(s->conf.pg, pg);
+	if (!(res = gw_pg_lookup(r, "order", "gw_order", sql, 1, &id, &ret)))
+		return ret;
 	g = yajl_gen_alloc(NULL);
 	yajl_gen_map_open(g);
 	souk_json_gen_str(g, "order_id");
@@ -766,9 +787,8 @@ gw_get_payment(struct gw_req *r, const char *url)
 	const char *id = url + strlen(gw_routes[GW_ROUTE_PAYMENT].path);
 	struct gw_server *s = r->s;
 	const char *values[2] = {id, NULL};
-	struct souk_pg *pg = NULL;
-	PGresult *res = NULL;
-	char errstr[256], msg[320];
+	PGresult *res;
+	char msg[320];
 	enum MHD_Result ret;
 	yajl_gen g;
 
@@ -786,19 +806,8 @@ gw_get_payment(struct gw_req *r, const char *url)
 		return gw_respond_error(
 		    r, 401, "missing or unknown API key (Authorization: Bearer <key>)", 0,
 		    NULL);
-	if (!s->conf.pg)
-		return gw_respond_error(
-		    r, 503, "payment lookups are off: no postgresql configured",
-		    s->conf.retry_after_s, NULL);
-	pg = gw_pool_acquire(s->conf.pg, errstr, sizeof(errstr));
-	if (!pg || souk_pg_prepare(pg, "gw_payment", sql, 2, errstr, sizeof(errstr)) ||
-	    souk_pg_exec_prepared(pg, "gw_payment", 2, values, &res, errstr,
-				  sizeof(errstr))) {
-		gw_pool_release(s->conf.pg, pg);
-		snprintf(msg, sizeof(msg), "could not read payment: %s", errstr);
-		return gw_respond_error(r, 503, msg, s->conf.retry_after_s, NULL);
-	}
-	gw_pool_release(s->conf.pg, pg);
+	if (!(res = gw_pg_lookup(r, "payment", "gw_payment", sql, 2, values, &ret)))
+		return ret;
 	/* An aggregate without GROUP BY: always one row, NULL when no payment. */
 	if (!PQgetisnull(res, 0, 0)) {
 		ret = gw_respond(r, 200, "application/json", PQgetvalue(res, 0, 0),
