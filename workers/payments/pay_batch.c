@@ -444,15 +444,18 @@ out:
 
 /* ---- answers ---------------------------------------------------------------------- */
 
-/* The result id of the final outcome under a key: the same for every replay of it. */
+/* A result id of ev's (client, key): part 0 is the final outcome stored under the key
+ * (every replay of it has the same id); part offset + 1 an answer that is not stored,
+ * one per consumed message (a redelivery re-sends the same answer). */
 static void
-pay_batch_key_result_id(const souk_event_t *ev, char out[SOUK_UUID_STRLEN + 1])
+pay_batch_result_id(const souk_event_t *ev, unsigned long part,
+		    char out[SOUK_UUID_STRLEN + 1])
 {
 	char ns[SOUK_EVENT_IDENT_SIZE + 16];
 
 	/* No identifier holds a '/', so this never equals an event id of the client. */
 	snprintf(ns, sizeof(ns), "payments/%s", ev->client_id);
-	souk_uuid_derive(ns, ev->idempotency_key, 0, out);
+	souk_uuid_derive(ns, ev->idempotency_key, part, out);
 }
 
 /*
@@ -513,13 +516,10 @@ pay_batch_emit(struct pay_cmd *c, const char *json, size_t len, const char *resu
 static int
 pay_batch_answer_once(struct pay_cmd *c, const char *error, enum pay_batch_verdict v)
 {
-	char result_id[SOUK_UUID_STRLEN + 1], ns[SOUK_EVENT_IDENT_SIZE + 16], *json;
+	char result_id[SOUK_UUID_STRLEN + 1], *json;
 	size_t len;
 
-	/* One id per consumed message: a redelivery re-sends the same answer. */
-	snprintf(ns, sizeof(ns), "payments/%s", c->src->ev.client_id);
-	souk_uuid_derive(ns, c->src->ev.idempotency_key,
-			 (unsigned long)c->src->offset + 1, result_id);
+	pay_batch_result_id(&c->src->ev, (unsigned long)c->src->offset + 1, result_id);
 	if (pay_batch_result(c, error, result_id, &json, &len))
 		return -1;
 	c->state = PAY_CMD_DONE;
@@ -558,7 +558,7 @@ pay_batch_answer_final(struct pay_cmd *c, const char *error)
 
 	c->state = PAY_CMD_DONE;
 	c->b->counts[PAY_BATCH_NEW]++;
-	pay_batch_key_result_id(&c->src->ev, k->result_id);
+	pay_batch_result_id(&c->src->ev, 0, k->result_id);
 	free(k->response);
 	k->response = NULL;
 	if (pay_batch_result(c, error, k->result_id, &k->response, &len)) {
@@ -872,7 +872,7 @@ pay_batch_decide(struct pay_cmd *c)
 	 * key in this call sees it in progress. */
 	c->key->state = PAY_IDEM_KEY_IN_PROGRESS;
 	memcpy(c->key->hash, c->hash, sizeof(c->key->hash));
-	pay_batch_key_result_id(ev, c->key->result_id);
+	pay_batch_result_id(ev, 0, c->key->result_id);
 	if (!c->lookup)
 		pay_idem_provider_key(ev->client_id, ev->payment.payment_id,
 				      ev->idempotency_key, c->provider_key);
