@@ -6,7 +6,11 @@
  *
  *   souk-lag --once [--json] [--group REGEX]... [--samples N --interval D]
  *   souk-lag [--group REGEX]... [-X http.listen=HOST:PORT]
- *           (serves /metrics, /lag and Burrow's v3 consumer and consumer-lag paths)
+ *           (serves the live dashboard at /, /metrics, /lag, /lag/history and Burrow's
+ *           v3 consumer and consumer-lag paths)
+ *
+ * Beside the lag it reports the business backlog (lag_backlog.h): orders undecided,
+ * payments parked or stuck.
  *
  * Exit status: 0 printed (--once) or stopped by SIGTERM/SIGINT, 1 failure (Kafka or
  * PostgreSQL unreachable; in the long-running mode only at start), 2 usage error (a
@@ -22,6 +26,9 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "lag_backlog.h"
+#include "lag_dashboard.h"
+#include "lag_history.h"
 #include "lag_report.h"
 #include "lag_sample.h"
 #include "lag_status.h"
@@ -36,6 +43,7 @@
 #define LAG_EXIT_USAGE 2
 #define LAG_MAX_PROPS 64
 #define LAG_MAX_SAMPLES 100
+#define LAG_ORDERS_TOPIC "orders"
 
 static const struct souk_config_def lag_defs[] = {
     {.name = "lag.window",
@@ -58,7 +66,24 @@ static const struct souk_config_def lag_defs[] = {
     {.name = "lag.pg",
      .type = SOUK_CONFIG_BOOL,
      .def = "true",
-     .help = "also read souk's offsets from PostgreSQL (consumer_offsets)"},
+     .help = "also read souk's offsets from PostgreSQL (consumer_offsets), and the "
+	     "payments backlog"},
+    {.name = "lag.orders_group",
+     .type = SOUK_CONFIG_STRING,
+     .def = "souk-inventory",
+     .help = "the group deciding the orders topic, for the orders backlog"},
+    {.name = "lag.stuck_after",
+     .type = SOUK_CONFIG_DURATION_MS,
+     .def = "15m",
+     .min = 1000,
+     .max = 7LL * 24 * 3600 * 1000,
+     .help = "a payment left in created or authorized this long counts as stuck"},
+    {.name = "lag.history",
+     .type = SOUK_CONFIG_INT,
+     .def = "720",
+     .min = 2,
+     .max = 100000,
+     .help = "passes the dashboard's charts keep per group (720 x 5s: an hour)"},
     {.name = NULL},
 };
 
@@ -111,9 +136,17 @@ lag_usage(FILE *out, const struct souk_config_def *const *tables)
 	    "  -h, --help             print this help\n"
 	    "  -V, --version          print the version\n"
 	    "\n"
-	    "Without --once it serves on http.listen: GET /metrics (souk_consumer_lag,\n"
-	    "souk_consumer_lag_seconds, souk_consumer_status by group, topic and\n"
-	    "partition; souk_consumer_group_status), GET /lag (the --json document),\n"
+	    "Under the table, the business backlog: orders on the orders topic the\n"
+	    "inventory group (lag.orders_group) has not decided, payments parked on a\n"
+	    "provider call with an unknown outcome, payments left in created or\n"
+	    "authorized longer than lag.stuck_after.\n"
+	    "\n"
+	    "Without --once it serves on http.listen: the live dashboard at / (status\n"
+	    "per group, partition tables, lag-over-time charts, the backlog), GET\n"
+	    "/metrics (souk_consumer_lag, souk_consumer_lag_seconds,\n"
+	    "souk_consumer_status by group, topic and partition;\n"
+	    "souk_consumer_group_status; souk_backlog_*), GET /lag (the --json\n"
+	    "document), GET /lag/history (the charts' points),\n"
 	    "/healthz and /readyz (ready once a pass succeeded, until one fails), and\n"
 	    "Burrow's v3 GET /v3/kafka/{lag.cluster}/consumer and\n"
 	    "/v3/kafka/{lag.cluster}/consumer/{group}/lag.\n"
@@ -249,8 +282,37 @@ lag_rate(const struct lag_window *w, enum lag_status **statuses, enum lag_rule *
 	return 0;
 }
 
+/* The reader of the payments backlog into *r: NULL when lag.pg is off. Returns 0, or
+ * -1 with errstr. */
+static int
+lag_backlog_reader_from(const struct souk_config *cfg, struct lag_backlog_reader **r,
+			char *errstr, size_t errstr_size)
+{
+	*r = NULL;
+	if (!souk_config_get_bool(cfg, "lag.pg"))
+		return 0;
+	*r = lag_backlog_reader_new(souk_config_get_string(cfg, "pg.dsn"), errstr,
+				    errstr_size);
+	return *r ? 0 : -1;
+}
+
+/* The business backlog at the newest pass: the orders from its rows, the payments
+ * from r (unknown without one). Returns 0, or -1 with errstr. */
+static int
+lag_backlog_at(const struct souk_config *cfg, struct lag_backlog_reader *r,
+	       const struct lag_sample_pass *pass, struct lag_backlog *b, char *errstr,
+	       size_t errstr_size)
+{
+	lag_backlog_init(b);
+	lag_backlog_orders(b, pass, souk_config_get_string(cfg, "lag.orders_group"),
+			   LAG_ORDERS_TOPIC);
+	return r ? lag_backlog_read(r, souk_config_get_duration_ms(cfg, "lag.stuck_after"),
+				    b, errstr, errstr_size)
+		 : 0;
+}
+
 /* Takes lag.window samples lag.interval apart and prints the last pass rated over
- * them. */
+ * them, with the business backlog. */
 static int
 lag_once(const struct lag_opts *o, const struct souk_config *cfg,
 	 const struct lag_props *props)
@@ -260,6 +322,8 @@ lag_once(const struct lag_opts *o, const struct souk_config *cfg,
 	struct lag_window *w = lag_window_new(nsamples);
 	struct lag_sample_pass pass = {.rows = NULL, .n = 0};
 	struct lag_sampler *s = NULL;
+	struct lag_backlog_reader *reader = NULL;
+	struct lag_backlog backlog;
 	enum lag_status *statuses = NULL;
 	enum lag_rule *rules = NULL;
 	char errstr[512], *json = NULL;
@@ -269,7 +333,8 @@ lag_once(const struct lag_opts *o, const struct souk_config *cfg,
 		fprintf(stderr, "error: out of memory\n");
 		goto out;
 	}
-	if (!(s = lag_sampler_from(o, cfg, props, errstr, sizeof(errstr)))) {
+	if (!(s = lag_sampler_from(o, cfg, props, errstr, sizeof(errstr))) ||
+	    lag_backlog_reader_from(cfg, &reader, errstr, sizeof(errstr))) {
 		fprintf(stderr, "error: %s\n", errstr);
 		goto out;
 	}
@@ -285,17 +350,25 @@ lag_once(const struct lag_opts *o, const struct souk_config *cfg,
 		}
 		lag_window_push(w, &pass);
 	}
+	if (lag_backlog_at(cfg, reader, lag_window_last(w), &backlog, errstr,
+			   sizeof(errstr))) {
+		fprintf(stderr, "error: %s\n", errstr);
+		goto out;
+	}
 	if (lag_rate(w, &statuses, &rules) ||
 	    (o->json ? !(json = lag_report_json(lag_window_last(w), nsamples, statuses,
-						rules))
+						rules, &backlog, nsamples))
 		     : lag_report_table(stdout, lag_window_last(w), statuses) != 0)) {
 		fprintf(stderr, "error: out of memory\n");
 		goto out;
 	}
 	if (json)
 		printf("%s\n", json);
+	else
+		lag_report_backlog_table(stdout, &backlog);
 	rc = 0;
 out:
+	lag_backlog_reader_destroy(reader);
 	free(json);
 	free(statuses);
 	free(rules);
@@ -325,9 +398,16 @@ struct lag_serve {
 	 * went away stays here, answered 404); the array is the main thread's only. */
 	struct lag_serve_group **groups;
 	size_t ngroups;
+	char *history_json; /* the charts' points, NULL until the first pass */
+	struct lag_history *history;
+	struct lag_backlog_reader *backlog; /* NULL: lag.pg off */
+	uint64_t npasses;		    /* passes that succeeded */
 	struct souk_metrics *metrics;
 	struct souk_metrics_family *lag, *lag_seconds, *status, *group_status;
 	struct souk_metrics_series *passes, *failures;
+	/* The backlog's gauges (lag_backlog.h), left at their last value while unknown. */
+	struct souk_metrics_series *orders_undecided, *orders_oldest, *payments_parked,
+	    *payments_parked_oldest, *stuck_created, *stuck_authorized;
 };
 
 /* Answers a copy of *doc (read under mu), or 404 with Burrow's not-found document
@@ -449,20 +529,52 @@ out:
 	return rc;
 }
 
-/* GET /lag: the last report, or 503 before the first pass. */
+/* A copy of *doc (read under mu), or 503 before the first pass. */
+static void
+lag_serve_doc(struct lag_serve *sv, char *const *doc, struct souk_http_response *resp)
+{
+	pthread_mutex_lock(&sv->mu);
+	resp->body = *doc ? strdup(*doc) : NULL;
+	pthread_mutex_unlock(&sv->mu);
+	if (!resp->body) {
+		resp->status = 503;
+		resp->body = strdup("{\"error\":\"no sample yet\"}");
+	}
+	resp->body_len = resp->body ? strlen(resp->body) : 0;
+}
+
+/* GET /lag: the last report. */
 static void
 lag_serve_lag(const struct souk_http_request *req, struct souk_http_response *resp,
 	      void *opaque)
 {
-	struct lag_serve *sv = opaque;
-
 	(void)req;
-	pthread_mutex_lock(&sv->mu);
-	resp->body = strdup(sv->json ? sv->json : "{\"error\":\"no sample yet\"}");
-	pthread_mutex_unlock(&sv->mu);
-	if (!sv->json || !resp->body)
+	lag_serve_doc(opaque, &((struct lag_serve *)opaque)->json, resp);
+}
+
+/* GET /lag/history: the charts' points. */
+static void
+lag_serve_history(const struct souk_http_request *req, struct souk_http_response *resp,
+		  void *opaque)
+{
+	(void)req;
+	lag_serve_doc(opaque, &((struct lag_serve *)opaque)->history_json, resp);
+}
+
+/* GET / and /dashboard: the page, which reads /lag and /lag/history. */
+static void
+lag_serve_dashboard(const struct souk_http_request *req,
+		    struct souk_http_response *resp, void *opaque)
+{
+	(void)req, (void)opaque;
+	resp->content_type = "text/html; charset=utf-8";
+	resp->body = malloc(lag_dashboard_html_len);
+	if (!resp->body) {
 		resp->status = 503;
-	resp->body_len = resp->body ? strlen(resp->body) : 0;
+		return;
+	}
+	memcpy(resp->body, lag_dashboard_html, lag_dashboard_html_len);
+	resp->body_len = lag_dashboard_html_len;
 }
 
 static int
@@ -491,11 +603,44 @@ lag_serve_metrics(struct lag_serve *sv, char *errstr, size_t errstr_size)
 	    sv->metrics, "souk_lag_passes_total", "Sampling passes, by outcome.",
 	    (const char *const[]){"outcome", NULL}, errstr, errstr_size);
 
-	if (!sv->lag || !sv->lag_seconds || !sv->status || !sv->group_status || !outcomes)
+	struct souk_metrics_family *stuck = souk_metrics_register_gauge(
+	    sv->metrics, "souk_backlog_payments_stuck",
+	    "Payments left in a state longer than lag.stuck_after, by state.",
+	    (const char *const[]){"state", NULL}, errstr, errstr_size);
+	struct {
+		struct souk_metrics_series **series;
+		const char *name, *help;
+	} gauges[] = {
+	    {&sv->orders_undecided, "souk_backlog_orders_undecided",
+	     "Events on orders past the inventory group's offset."},
+	    {&sv->orders_oldest, "souk_backlog_orders_oldest_seconds",
+	     "Age of the oldest undecided order (0 with none)."},
+	    {&sv->payments_parked, "souk_backlog_payments_parked",
+	     "Payments waiting on a provider call with an unknown outcome."},
+	    {&sv->payments_parked_oldest, "souk_backlog_payments_parked_oldest_seconds",
+	     "Age of the oldest parked payment's wait (0 with none)."},
+	};
+
+	if (!sv->lag || !sv->lag_seconds || !sv->status || !sv->group_status ||
+	    !outcomes || !stuck)
 		return -1;
+	for (size_t i = 0; i < sizeof(gauges) / sizeof(gauges[0]); i++) {
+		struct souk_metrics_family *f = souk_metrics_register_gauge(
+		    sv->metrics, gauges[i].name, gauges[i].help, NULL, errstr,
+		    errstr_size);
+
+		if (!f)
+			return -1;
+		*gauges[i].series = souk_metrics_series(f, NULL);
+	}
 	sv->passes = souk_metrics_series(outcomes, (const char *const[]){"ok"});
 	sv->failures = souk_metrics_series(outcomes, (const char *const[]){"failed"});
-	if (!sv->passes || !sv->failures) {
+	sv->stuck_created = souk_metrics_series(stuck, (const char *const[]){"created"});
+	sv->stuck_authorized =
+	    souk_metrics_series(stuck, (const char *const[]){"authorized"});
+	if (!sv->passes || !sv->failures || !sv->stuck_created || !sv->stuck_authorized ||
+	    !sv->orders_undecided || !sv->orders_oldest || !sv->payments_parked ||
+	    !sv->payments_parked_oldest) {
 		snprintf(errstr, errstr_size, "out of memory");
 		return -1;
 	}
@@ -536,38 +681,73 @@ lag_serve_update(struct lag_serve *sv, const struct lag_sample_pass *pass,
 	}
 }
 
+/* Sets the backlog's gauges that are known. */
+static void
+lag_serve_update_backlog(struct lag_serve *sv, const struct lag_backlog *b)
+{
+	const struct {
+		struct souk_metrics_series *series;
+		int64_t v;
+		double scale;
+	} set[] = {
+	    {sv->orders_undecided, b->orders_undecided, 1},
+	    {sv->orders_oldest, b->orders_oldest_ms, 1e-3},
+	    {sv->payments_parked, b->payments_parked, 1},
+	    {sv->payments_parked_oldest, b->payments_parked_oldest_ms, 1e-3},
+	    {sv->stuck_created, b->payments_stuck_created, 1},
+	    {sv->stuck_authorized, b->payments_stuck_authorized, 1},
+	};
+
+	for (size_t i = 0; i < sizeof(set) / sizeof(set[0]); i++)
+		if (set[i].v >= 0)
+			souk_metrics_gauge_set(set[i].series, (double)set[i].v * set[i].scale);
+}
+
 /* One pass into the window, the gauges and the /lag report. Returns 0, or -1 with
  * errstr. */
 static int
 lag_serve_pass(struct lag_serve *sv, struct souk_http *http, struct lag_sampler *s,
-	       struct lag_window *w, char *errstr, size_t errstr_size)
+	       struct lag_window *w, const struct souk_config *cfg, char *errstr,
+	       size_t errstr_size)
 {
 	struct lag_sample_pass pass = {.rows = NULL, .n = 0};
+	struct lag_backlog backlog;
 	enum lag_status *statuses = NULL;
 	enum lag_rule *rules = NULL;
-	char *json = NULL;
+	char *json = NULL, *history = NULL;
 	int rc = -1;
 
 	if (lag_sampler_pass(s, &pass, errstr, errstr_size))
 		goto out;
 	lag_window_push(w, &pass);
+	if (lag_backlog_at(cfg, sv->backlog, lag_window_last(w), &backlog, errstr,
+			   errstr_size))
+		goto out;
 	if (lag_rate(w, &statuses, &rules) ||
 	    !(json = lag_report_json(lag_window_last(w), lag_window_count(w), statuses,
-				     rules))) {
+				     rules, &backlog, sv->npasses + 1)) ||
+	    lag_history_push(sv->history, lag_window_last(w), statuses) ||
+	    !(history = lag_history_json(sv->history))) {
 		snprintf(errstr, errstr_size, "out of memory");
 		goto out;
 	}
 	lag_serve_update(sv, lag_window_last(w), statuses);
+	lag_serve_update_backlog(sv, &backlog);
 	if (lag_serve_burrow(sv, http, w, statuses, errstr, errstr_size))
 		goto out;
 	pthread_mutex_lock(&sv->mu);
 	free(sv->json);
 	sv->json = json; /* owned by sv now */
 	json = NULL;
+	free(sv->history_json);
+	sv->history_json = history;
+	history = NULL;
 	pthread_mutex_unlock(&sv->mu);
+	sv->npasses++;
 	rc = 0;
 out:
 	free(json);
+	free(history);
 	free(statuses);
 	free(rules);
 	return rc;
@@ -594,15 +774,24 @@ lag_run(const struct lag_opts *o, const struct souk_config *cfg,
 	if (gethostname(sv.host, sizeof(sv.host)) != 0)
 		snprintf(sv.host, sizeof(sv.host), "localhost");
 	souk_cli_signals(&sigs);
-	if (!w || !(sv.metrics = souk_metrics_new())) {
+	if (!w || !(sv.metrics = souk_metrics_new()) ||
+	    !(sv.history = lag_history_new(
+		  (size_t)souk_config_get_int(cfg, "lag.history")))) {
 		fprintf(stderr, "error: out of memory\n");
 		goto out;
 	}
 	if (lag_serve_metrics(&sv, errstr, sizeof(errstr)) ||
 	    !(s = lag_sampler_from(o, cfg, props, errstr, sizeof(errstr))) ||
+	    lag_backlog_reader_from(cfg, &sv.backlog, errstr, sizeof(errstr)) ||
 	    !(http = souk_http_new(souk_config_get_string(cfg, "http.listen"), sv.metrics,
 				   errstr, sizeof(errstr))) ||
 	    souk_http_route(http, "/lag", lag_serve_lag, &sv, errstr, sizeof(errstr)) ||
+	    souk_http_route(http, "/lag/history", lag_serve_history, &sv, errstr,
+			    sizeof(errstr)) ||
+	    souk_http_route(http, "/", lag_serve_dashboard, &sv, errstr,
+			    sizeof(errstr)) ||
+	    souk_http_route(http, "/dashboard", lag_serve_dashboard, &sv, errstr,
+			    sizeof(errstr)) ||
 	    souk_http_route(http, sv.consumers_url, lag_serve_consumers, &sv, errstr,
 			    sizeof(errstr))) {
 		fprintf(stderr, "error: %s\n", errstr);
@@ -616,7 +805,7 @@ lag_run(const struct lag_opts *o, const struct souk_config *cfg,
 				      .tv_nsec = (interval % 1000) * 1000000};
 		int sig;
 
-		if (lag_serve_pass(&sv, http, s, w, errstr, sizeof(errstr)) == 0) {
+		if (lag_serve_pass(&sv, http, s, w, cfg, errstr, sizeof(errstr)) == 0) {
 			souk_metrics_counter_add(sv.passes, 1);
 			souk_http_set_ready(http, 1, NULL);
 		} else {
@@ -633,9 +822,12 @@ lag_run(const struct lag_opts *o, const struct souk_config *cfg,
 out:
 	souk_http_destroy(http); /* first: its thread reads sv */
 	lag_sampler_destroy(s);
+	lag_backlog_reader_destroy(sv.backlog);
 	lag_window_destroy(w);
+	lag_history_destroy(sv.history);
 	souk_metrics_destroy(sv.metrics);
 	free(sv.json);
+	free(sv.history_json);
 	free(sv.consumers);
 	for (size_t i = 0; i < sv.ngroups; i++) {
 		free(sv.groups[i]->json);

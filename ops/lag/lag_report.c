@@ -28,6 +28,16 @@ lag_report_num(char *buf, size_t size, int64_t v)
 		snprintf(buf, size, "%" PRId64, v);
 }
 
+/* ms as seconds with 3 decimals, "-" when negative. */
+static void
+lag_report_secs(char *buf, size_t size, int64_t ms)
+{
+	if (ms < 0)
+		snprintf(buf, size, "-");
+	else
+		snprintf(buf, size, "%.3f", (double)ms / 1000.0);
+}
+
 enum { LAG_REPORT_COLS = 12 };
 
 static const char *const lag_report_heads[LAG_REPORT_COLS] = {
@@ -49,7 +59,6 @@ lag_report_table(FILE *out, const struct lag_sample_pass *pass,
 		width[c] = (int)strlen(lag_report_heads[c]);
 	for (size_t i = 0; i < pass->n; i++) {
 		const struct lag_sample_row *r = &pass->rows[i];
-		int64_t lag_ms = lag_sample_lag_ms(r);
 		char(*row)[LAG_SAMPLE_NAME_MAX] = cells[i];
 
 		snprintf(row[0], sizeof(row[0]), "%s", r->group);
@@ -58,10 +67,7 @@ lag_report_table(FILE *out, const struct lag_sample_pass *pass,
 		lag_report_num(row[3], sizeof(row[3]), lag_sample_offset(r));
 		lag_report_num(row[4], sizeof(row[4]), r->high);
 		lag_report_num(row[5], sizeof(row[5]), lag_sample_lag(r));
-		if (lag_ms < 0)
-			snprintf(row[6], sizeof(row[6]), "-");
-		else
-			snprintf(row[6], sizeof(row[6]), "%.3f", (double)lag_ms / 1000.0);
+		lag_report_secs(row[6], sizeof(row[6]), lag_sample_lag_ms(r));
 		snprintf(row[7], sizeof(row[7]), "%s", lag_status_name(statuses[i]));
 		lag_report_num(row[8], sizeof(row[8]), r->pg_committed);
 		snprintf(row[9], sizeof(row[9]), "%s",
@@ -99,14 +105,31 @@ lag_report_table(FILE *out, const struct lag_sample_pass *pass,
 	return 0;
 }
 
-static void
+void
 lag_report_gen_int_or_null(yajl_gen g, const char *key, int64_t v)
 {
-	souk_json_gen_str(g, key);
+	if (key)
+		souk_json_gen_str(g, key);
 	if (v < 0)
 		yajl_gen_null(g);
 	else
 		yajl_gen_integer(g, v);
+}
+
+void
+lag_report_gen_seconds_or_null(yajl_gen g, const char *key, int64_t ms)
+{
+	char num[32];
+	int len;
+
+	if (key)
+		souk_json_gen_str(g, key);
+	if (ms < 0) {
+		yajl_gen_null(g);
+		return;
+	}
+	len = snprintf(num, sizeof(num), "%" PRId64 ".%03d", ms / 1000, (int)(ms % 1000));
+	yajl_gen_number(g, num, (size_t)len);
 }
 
 static void
@@ -123,8 +146,6 @@ static void
 lag_report_gen_partition(yajl_gen g, const struct lag_sample_row *r,
 			 enum lag_status status, enum lag_rule rule)
 {
-	int64_t lag_ms = lag_sample_lag_ms(r);
-
 	yajl_gen_map_open(g);
 	souk_json_gen_str(g, "topic");
 	souk_json_gen_str(g, r->topic);
@@ -134,16 +155,7 @@ lag_report_gen_partition(yajl_gen g, const struct lag_sample_row *r,
 	lag_report_gen_int_or_null(g, "log_end_offset", r->high);
 	lag_report_gen_int_or_null(g, "log_start_offset", r->low);
 	lag_report_gen_int_or_null(g, "lag", lag_sample_lag(r));
-	souk_json_gen_str(g, "lag_seconds");
-	if (lag_ms < 0) {
-		yajl_gen_null(g);
-	} else {
-		char num[32];
-		int len = snprintf(num, sizeof(num), "%" PRId64 ".%03d", lag_ms / 1000,
-				   (int)(lag_ms % 1000));
-
-		yajl_gen_number(g, num, (size_t)len);
-	}
+	lag_report_gen_seconds_or_null(g, "lag_seconds", lag_sample_lag_ms(r));
 	lag_report_gen_int_or_null(g, "oldest_unconsumed_timestamp_ms", r->oldest_ts_ms);
 	lag_report_gen_int_or_null(g, "kafka_offset", r->committed);
 	lag_report_gen_int_or_null(g, "pg_offset", r->pg_committed);
@@ -161,9 +173,48 @@ lag_report_gen_partition(yajl_gen g, const struct lag_sample_row *r,
 	yajl_gen_map_close(g);
 }
 
+void
+lag_report_gen_backlog(yajl_gen g, const char *key, const struct lag_backlog *b)
+{
+	if (key)
+		souk_json_gen_str(g, key);
+	yajl_gen_map_open(g);
+	lag_report_gen_int_or_null(g, "orders_undecided", b->orders_undecided);
+	lag_report_gen_seconds_or_null(g, "orders_oldest_seconds", b->orders_oldest_ms);
+	lag_report_gen_int_or_null(g, "payments_parked", b->payments_parked);
+	lag_report_gen_seconds_or_null(g, "payments_parked_oldest_seconds",
+				       b->payments_parked_oldest_ms);
+	souk_json_gen_str(g, "payments_stuck");
+	yajl_gen_map_open(g);
+	lag_report_gen_int_or_null(g, "created", b->payments_stuck_created);
+	lag_report_gen_int_or_null(g, "authorized", b->payments_stuck_authorized);
+	yajl_gen_map_close(g);
+	lag_report_gen_seconds_or_null(g, "stuck_after_seconds", b->stuck_after_ms);
+	yajl_gen_map_close(g);
+}
+
+void
+lag_report_backlog_table(FILE *out, const struct lag_backlog *b)
+{
+	char n[6][24];
+
+	lag_report_num(n[0], sizeof(n[0]), b->orders_undecided);
+	lag_report_num(n[1], sizeof(n[1]), b->payments_parked);
+	lag_report_num(n[2], sizeof(n[2]), b->payments_stuck_created);
+	lag_report_num(n[3], sizeof(n[3]), b->payments_stuck_authorized);
+	lag_report_secs(n[4], sizeof(n[4]), b->orders_oldest_ms);
+	lag_report_secs(n[5], sizeof(n[5]), b->payments_parked_oldest_ms);
+	fprintf(out, "backlog: orders undecided %s (oldest %s s)\n", n[0], n[4]);
+	fprintf(out,
+		"backlog: payments parked %s (oldest %s s), stuck > %lld min: %s "
+		"created, %s authorized\n",
+		n[1], n[5], (long long)(b->stuck_after_ms / 60000), n[2], n[3]);
+}
+
 char *
 lag_report_json(const struct lag_sample_pass *pass, size_t nsamples,
-		const enum lag_status *statuses, const enum lag_rule *rules)
+		const enum lag_status *statuses, const enum lag_rule *rules,
+		const struct lag_backlog *backlog, uint64_t seq)
 {
 	yajl_gen g = yajl_gen_alloc(NULL);
 	const unsigned char *buf;
@@ -173,6 +224,8 @@ lag_report_json(const struct lag_sample_pass *pass, size_t nsamples,
 	if (!g)
 		return NULL;
 	yajl_gen_map_open(g);
+	souk_json_gen_str(g, "pass");
+	yajl_gen_integer(g, (long long)seq);
 	souk_json_gen_str(g, "samples");
 	yajl_gen_integer(g, (long long)nsamples);
 	souk_json_gen_str(g, "groups");
@@ -203,6 +256,8 @@ lag_report_json(const struct lag_sample_pass *pass, size_t nsamples,
 		first = end;
 	}
 	yajl_gen_array_close(g);
+	if (backlog)
+		lag_report_gen_backlog(g, "backlog", backlog);
 	yajl_gen_map_close(g);
 	if (yajl_gen_get_buf(g, &buf, &len) == yajl_gen_status_ok)
 		text = strndup((const char *)buf, len);

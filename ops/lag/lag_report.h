@@ -6,8 +6,12 @@
 #define LAG_REPORT_H
 
 #include <stddef.h>
+#include <stdint.h>
 #include <stdio.h>
 
+#include <yajl/yajl_gen.h>
+
+#include "lag_backlog.h"
 #include "lag_sample.h"
 #include "lag_status.h"
 #include "lag_window.h"
@@ -23,14 +27,34 @@ size_t lag_report_group_end(const struct lag_sample_pass *pass, size_t first);
 int lag_report_table(FILE *out, const struct lag_sample_pass *pass,
 		     const enum lag_status *statuses);
 
-/* {"samples": n, "groups": [{"group", "status", "partitions": [{"topic", "partition",
- * "current_offset", "log_end_offset", "log_start_offset", "lag", "lag_seconds",
- * "oldest_unconsumed_timestamp_ms", "kafka_offset", "pg_offset", "offsets_differ",
- * "status", "rule", "consumer_id", "host", "client_id", "sampled_at_ms"}],
- * "total_lag"}]}, unknown figures null. Returns a malloc'd NUL-terminated string (the
- * caller's), or NULL when out of memory. */
+/* {"pass": seq, "samples": n, "groups": [{"group", "status", "partitions": [{"topic",
+ * "partition", "current_offset", "log_end_offset", "log_start_offset", "lag",
+ * "lag_seconds", "oldest_unconsumed_timestamp_ms", "kafka_offset", "pg_offset",
+ * "offsets_differ", "status", "rule", "consumer_id", "host", "client_id",
+ * "sampled_at_ms"}], "total_lag"}], "backlog": {see lag_report_gen_backlog}}, unknown
+ * figures null, "backlog" only when backlog is not NULL; seq numbers the passes of a
+ * process (1 the first). Returns a malloc'd NUL-terminated string (the caller's), or
+ * NULL when out of memory. */
 char *lag_report_json(const struct lag_sample_pass *pass, size_t nsamples,
-		      const enum lag_status *statuses, const enum lag_rule *rules);
+		      const enum lag_status *statuses, const enum lag_rule *rules,
+		      const struct lag_backlog *backlog, uint64_t seq);
+
+/* The business backlog's lines under the table: "backlog: orders undecided N (oldest
+ * S s)", "backlog: payments parked N (oldest S s), stuck > M min: N created, N
+ * authorized" (unknown figures "-"). */
+void lag_report_backlog_table(FILE *out, const struct lag_backlog *b);
+
+/* {"orders_undecided", "orders_oldest_seconds", "payments_parked",
+ * "payments_parked_oldest_seconds", "payments_stuck": {"created", "authorized"},
+ * "stuck_after_seconds"} as the value of key (none: key NULL), unknown figures null. */
+void lag_report_gen_backlog(yajl_gen g, const char *key, const struct lag_backlog *b);
+
+/* v, or null when negative, as the value of key (none: key NULL). */
+void lag_report_gen_int_or_null(yajl_gen g, const char *key, int64_t v);
+
+/* ms as seconds with 3 decimals, or null when negative, as the value of key (none:
+ * key NULL). */
+void lag_report_gen_seconds_or_null(yajl_gen g, const char *key, int64_t ms);
 
 /* Burrow's v3 HTTP API, for its clients and notifiers. request_url and host go in
  * "request". Each returns a malloc'd NUL-terminated string (the caller's), or NULL when

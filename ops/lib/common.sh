@@ -13,6 +13,11 @@ SOUK_KAFKA_LIBS=$SOUK_CACHE/kafka-$SOUK_KAFKA_VERSION/libs
 SOUK_H3_VERSION=4.3.1
 SOUK_H3_DIR=$SOUK_CACHE/h3-$SOUK_H3_VERSION
 
+# playwright-core, which drives Debian's chromium in the dashboard's browser test, from
+# the npm registry into a cache folder (its own browser download is never used).
+SOUK_PLAYWRIGHT_VERSION=1.65.1
+SOUK_PLAYWRIGHT_DIR=$SOUK_CACHE/playwright-core-$SOUK_PLAYWRIGHT_VERSION
+
 # Local defaults; each is overridable so a user can point souk at their own servers.
 SOUK_DEFAULT_KAFKA=127.0.0.1:19092
 SOUK_DEFAULT_PG_DSN="host=127.0.0.1 port=15432 dbname=souk user=souk"
@@ -29,3 +34,16 @@ souk_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # Milliseconds since the epoch, for the timings the scripts print.
 souk_now_ms() { date +%s%3N; }
+
+# Stops the souk-lag that make demo leaves serving its dashboard (pid in the stack
+# folder), if it still runs.
+souk_stop_lag() {
+	local pidfile=$SOUK_STACK_DIR/souk-lag.pid pid
+	[[ -s $pidfile ]] || return 0
+	pid=$(cat "$pidfile")
+	if [[ $(cat "/proc/$pid/comm" 2>/dev/null) == souk-lag ]]; then
+		kill "$pid"
+		while kill -0 "$pid" 2>/dev/null; do sleep 0.1; done
+	fi
+	rm -f "$pidfile"
+}

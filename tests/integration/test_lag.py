@@ -18,7 +18,10 @@ of 11, 0 and 4 messages that nobody reads. So the group's backlog is known exact
                /metrics has souk_consumer_lag, _lag_seconds, _status and
                souk_consumer_group_status; /readyz ready; Burrow's v3 consumer list
                and consumer lag (ERR, totallag 15, per-partition start/end, maxlag),
-               404 for a group it never saw; SIGTERM: exit 0
+               404 for a group it never saw; the dashboard's page (HTML, nothing
+               fetched from elsewhere) and /lag/history; SIGTERM: exit 0
+  backlog      orders past a group's PostgreSQL offsets on `orders`, payments parked
+               and stuck (relative to the rows other tests left)
   usage        a bad group regex, --samples 0, --json without --once: exit 2;
                --help: exit 0; a regex no group matches: no groups
 """
@@ -189,6 +192,57 @@ class Lag(unittest.TestCase):
                           [GROUP, TOPIC, "2", "9", "13", "4", "STOP"]])
         self.assertIn(f"group {GROUP}: ERR, 3 partitions, total lag 15", lines)
 
+    def test_business_backlog(self):
+        """Orders past a group's PostgreSQL offsets on `orders`; payments parked and stuck
+        (counted before and after rows of this test's own, since other tests leave
+        payments behind)."""
+        group = f"{GROUP}-orders"
+        highs = {}
+        for line in kafka_cli("get-offsets", "--topic", "orders").split():
+            _, p, high = line.rsplit(":", 2)
+            highs[int(p)] = int(high)
+        behind = {p: min(h, 3 + p) for p, h in highs.items()}
+        pay = f"lag-test-{TAG}"
+
+        def backlog():
+            doc = lag_json("--group", group, "-X", f"lag.orders_group={group}",
+                           "-X", "lag.stuck_after=1h")
+            return doc["backlog"]
+
+        before = backlog()
+        self.assertIsNone(before["orders_undecided"])  # the group has no offsets yet
+        self.assertEqual(before["stuck_after_seconds"], 3600)
+        values = ", ".join(f"('{group}', 'orders', {p}, {highs[p] - behind[p]})" for p in highs)
+        try:
+            psql(f"INSERT INTO consumer_offsets (group_id, topic, partition, next_offset) "
+                 f"VALUES {values}")
+            psql(f"""INSERT INTO payments (payment_id, client_id, state, currency, amount,
+                                           amount_authorized, updated_at) VALUES
+                     ('{pay}-1', 'lag-test', 'created', 'EUR', 100, 0, now() - interval '2 h'),
+                     ('{pay}-2', 'lag-test', 'created', 'EUR', 100, 0, now() - interval '2 h'),
+                     ('{pay}-3', 'lag-test', 'authorized', 'EUR', 100, 100,
+                      now() - interval '2 h'),
+                     ('{pay}-4', 'lag-test', 'created', 'EUR', 100, 0, now());
+                     INSERT INTO payment_waiting (payment_id, source_topic, source_partition,
+                                                  source_offset, event, created_at)
+                     VALUES ('{pay}-3', 'payments', 0, 0, '{{}}', now() - interval '30 s'),
+                            ('{pay}-3', 'payments', 0, 1, '{{}}', now())""")
+            after = backlog()
+            table = souk_lag("--once", "--group", group, "-X", f"lag.orders_group={group}")
+        finally:
+            psql(f"DELETE FROM consumer_offsets WHERE group_id = '{group}'; "
+                 f"DELETE FROM payment_waiting WHERE payment_id LIKE '{pay}-%'; "
+                 f"DELETE FROM payments WHERE payment_id LIKE '{pay}-%'")
+        self.assertEqual(after["orders_undecided"], sum(behind.values()), after)
+        self.assertEqual(after["payments_stuck"]["created"],
+                         before["payments_stuck"]["created"] + 2)
+        self.assertEqual(after["payments_stuck"]["authorized"],
+                         before["payments_stuck"]["authorized"] + 1)
+        self.assertEqual(after["payments_parked"], before["payments_parked"] + 1)
+        self.assertGreaterEqual(after["payments_parked_oldest_seconds"], 30)
+        self.assertIn(f"backlog: orders undecided {sum(behind.values())} (oldest ",
+                      table.stdout)
+
     def test_serve_metrics_and_lag(self):
         proc = subprocess.Popen([os.path.join(BIN, "souk-lag"), "--no-pg", "--group", GROUP,
                                  "--interval", "300ms", "--samples", "3",
@@ -231,6 +285,20 @@ class Lag(unittest.TestCase):
             with self.assertRaises(urllib.error.HTTPError) as e:
                 http_get(f"{base}/v3/kafka/souk/consumer/no-such-{TAG}/lag")
             self.assertEqual(e.exception.code, 404)
+            # the dashboard's page and its charts' points: one per pass, oldest first
+            with urllib.request.urlopen(base + "/", timeout=10) as resp:
+                self.assertEqual(resp.headers["Content-Type"], "text/html; charset=utf-8")
+                page = resp.read().decode()
+            self.assertIn("<title>souk-lag</title>", page)
+            self.assertNotRegex(page, r"(src|href)=\"(https?:)?//")  # nothing from elsewhere
+            doc = json.loads(http_get(base + "/lag"))
+            history = json.loads(http_get(base + "/lag/history"))
+            points = [g for g in history["groups"] if g["group"] == GROUP][0]
+            self.assertGreaterEqual(len(points["t_ms"]), doc["pass"])
+            self.assertEqual(points["t_ms"], sorted(points["t_ms"]))
+            self.assertEqual(points["lag"][-1], 15)
+            self.assertEqual(points["status"][-1], "ERR")
+            self.assertIn("souk_backlog_orders_undecided ", metrics)
         finally:
             proc.terminate()
             self.assertEqual(proc.wait(timeout=30), 0)

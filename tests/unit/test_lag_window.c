@@ -142,7 +142,7 @@ test_report_json(void **state)
 	assert_non_null(w);
 	push(w, rows, 3);
 	lag_window_rate(w, statuses, rules);
-	text = lag_report_json(lag_window_last(w), 1, statuses, rules);
+	text = lag_report_json(lag_window_last(w), 1, statuses, rules, NULL, 1);
 	assert_non_null(text);
 	doc = souk_json_parse(text, strlen(text), &limits, &err);
 	assert_non_null(doc);
