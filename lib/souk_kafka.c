@@ -149,6 +149,31 @@ souk_kafka_producer_destroy(struct souk_kafka_producer *p)
 	free(p);
 }
 
+/* The status of a rd_kafka_producev() call that returned err, with errstr filled. */
+static int
+produce_status(rd_kafka_t *rk, const char *topic, rd_kafka_resp_err_t err, char *errstr,
+	       size_t errstr_size)
+{
+	char reason[256];
+
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
+		return SOUK_KAFKA_OK;
+	if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
+		snprintf(errstr, errstr_size, "could not produce to \"%s\": queue full",
+			 topic);
+		return SOUK_KAFKA_QUEUE_FULL;
+	}
+	if (err == RD_KAFKA_RESP_ERR__FATAL) {
+		rd_kafka_fatal_error(rk, reason, sizeof(reason));
+		snprintf(errstr, errstr_size,
+			 "could not produce to \"%s\": fatal error: %s", topic, reason);
+		return SOUK_KAFKA_FATAL;
+	}
+	snprintf(errstr, errstr_size, "could not produce to \"%s\": %s", topic,
+		 rd_kafka_err2str(err));
+	return SOUK_KAFKA_ERROR;
+}
+
 int
 souk_kafka_produce(struct souk_kafka_producer *p, const char *topic, const void *key,
 		   size_t keylen, const void *value, size_t valuelen,
@@ -157,9 +182,7 @@ souk_kafka_produce(struct souk_kafka_producer *p, const char *topic, const void 
 {
 	rd_kafka_headers_t *hdrs = NULL;
 	rd_kafka_resp_err_t err;
-	char reason[256];
 	size_t i;
-	int rc = SOUK_KAFKA_OK;
 
 	if (nheaders > 0) {
 		hdrs = rd_kafka_headers_new(nheaders);
@@ -173,25 +196,63 @@ souk_kafka_produce(struct souk_kafka_producer *p, const char *topic, const void 
 	    RD_KAFKA_V_KEY((void *)key, keylen),
 	    RD_KAFKA_V_VALUE((void *)value, valuelen), RD_KAFKA_V_HEADERS(hdrs),
 	    RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
-	if (err == RD_KAFKA_RESP_ERR_NO_ERROR) {
+	if (err == RD_KAFKA_RESP_ERR_NO_ERROR)
 		hdrs = NULL; /* owned by the message */
-	} else if (err == RD_KAFKA_RESP_ERR__QUEUE_FULL) {
-		snprintf(errstr, errstr_size, "could not produce to \"%s\": queue full",
-			 topic);
-		rc = SOUK_KAFKA_QUEUE_FULL;
-	} else if (err == RD_KAFKA_RESP_ERR__FATAL) {
-		rd_kafka_fatal_error(p->rk, reason, sizeof(reason));
-		snprintf(errstr, errstr_size,
-			 "could not produce to \"%s\": fatal error: %s", topic, reason);
-		rc = SOUK_KAFKA_FATAL;
-	} else {
-		snprintf(errstr, errstr_size, "could not produce to \"%s\": %s", topic,
-			 rd_kafka_err2str(err));
-		rc = SOUK_KAFKA_ERROR;
-	}
 	if (hdrs)
 		rd_kafka_headers_destroy(hdrs);
-	return rc;
+	return produce_status(p->rk, topic, err, errstr, errstr_size);
+}
+
+struct souk_kafka_topic {
+	rd_kafka_t *rk;
+	rd_kafka_topic_t *rkt;
+};
+
+struct souk_kafka_topic *
+souk_kafka_topic_new(struct souk_kafka_producer *p, const char *topic, char *errstr,
+		     size_t errstr_size)
+{
+	struct souk_kafka_topic *t = calloc(1, sizeof(*t));
+
+	if (!t) {
+		snprintf(errstr, errstr_size, "could not allocate topic \"%s\"", topic);
+		return NULL;
+	}
+	t->rk = p->rk;
+	t->rkt = rd_kafka_topic_new(p->rk, topic, NULL);
+	if (!t->rkt) {
+		snprintf(errstr, errstr_size, "could not create topic handle \"%s\": %s",
+			 topic, rd_kafka_err2str(rd_kafka_last_error()));
+		free(t);
+		return NULL;
+	}
+	return t;
+}
+
+void
+souk_kafka_topic_destroy(struct souk_kafka_topic *t)
+{
+	if (!t)
+		return;
+	rd_kafka_topic_destroy(t->rkt);
+	free(t);
+}
+
+int
+souk_kafka_produce_ref(struct souk_kafka_topic *t, const void *key, size_t keylen,
+		       const void *value, size_t valuelen, void *msg_opaque, char *errstr,
+		       size_t errstr_size)
+{
+	/* No RD_KAFKA_MSG_F_COPY: librdkafka keeps the value pointer (the key it copies
+	 * anyway). */
+	rd_kafka_resp_err_t err =
+	    rd_kafka_producev(t->rk, RD_KAFKA_V_RKT(t->rkt), RD_KAFKA_V_MSGFLAGS(0),
+			      RD_KAFKA_V_KEY((void *)key, keylen),
+			      RD_KAFKA_V_VALUE((void *)value, valuelen),
+			      RD_KAFKA_V_OPAQUE(msg_opaque), RD_KAFKA_V_END);
+
+	return produce_status(t->rk, rd_kafka_topic_name(t->rkt), err, errstr,
+			      errstr_size);
 }
 
 int

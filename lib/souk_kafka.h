@@ -87,6 +87,28 @@ int souk_kafka_produce(struct souk_kafka_producer *p, const char *topic, const v
 		       const struct souk_kafka_header *headers, size_t nheaders,
 		       void *msg_opaque, char *errstr, size_t errstr_size);
 
+/*
+ * A handle on one topic of p, for souk_kafka_produce_ref. souk_kafka_produce looks the
+ * topic up by name for every message, under a lock librdkafka's own threads take too;
+ * a sender of many messages looks it up once. Destroy every handle before p. Returns
+ * NULL with errstr on failure.
+ */
+struct souk_kafka_topic;
+struct souk_kafka_topic *souk_kafka_topic_new(struct souk_kafka_producer *p,
+					      const char *topic, char *errstr,
+					      size_t errstr_size);
+void souk_kafka_topic_destroy(struct souk_kafka_topic *t);
+
+/*
+ * Like souk_kafka_produce without headers, for bulk senders: the value is not copied but
+ * referenced until its delivery callback has run, so the caller must keep it alive and
+ * unchanged until then (the key is copied). Saves a copy of the value and a larger
+ * malloc per message.
+ */
+int souk_kafka_produce_ref(struct souk_kafka_topic *t, const void *key, size_t keylen,
+			   const void *value, size_t valuelen, void *msg_opaque,
+			   char *errstr, size_t errstr_size);
+
 /* Serves delivery callbacks, waiting up to timeout_ms; returns how many events it served.
  */
 int souk_kafka_poll(struct souk_kafka_producer *p, int timeout_ms);

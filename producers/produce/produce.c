@@ -8,18 +8,21 @@
  * waits for every delivery report before it prints its summary and exits: 0 when every
  * line was delivered, 1 when any was rejected or failed, 2 on a usage error.
  *
- * Lines are validated in batches on a pool of threads and sent by the main thread in
- * file order, so one key's events keep their order.
+ * The input is read in blocks; a pool of threads validates the lines of a block where
+ * they lie, and the main thread sends them in file order, so one key's events keep
+ * their order.
  *
- * Cost: one parse per line when validating (O(line)), one copy into the batch and one
- * into librdkafka's queue.
+ * Cost: one parse per line when validating (O(line)); no copy of a line on our side or
+ * into librdkafka's queue (librdkafka copies it once into its request), a block being
+ * kept until the last of its lines is reported delivered. The machine is often shared
+ * with the broker, so CPU per line is the figure to keep low.
  */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
 #include <inttypes.h>
 #include <pthread.h>
 #include <signal.h>
-#include <stdatomic.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -44,12 +47,13 @@ struct pr_opts {
 	bool json;
 };
 
+/* Kept by main: delivery reports are served on the thread that polls. */
 struct pr_stats {
 	uint64_t lines;	   /* non-blank lines read */
 	uint64_t sent;	   /* handed to the producer */
 	uint64_t rejected; /* invalid: not sent */
-	atomic_uint_fast64_t delivered;
-	atomic_uint_fast64_t failed; /* sent, and the broker did not take it */
+	uint64_t delivered;
+	uint64_t failed; /* sent, and the broker did not take it */
 	uint64_t bytes_read;
 };
 
@@ -65,23 +69,6 @@ pr_on_signal(int sig)
 {
 	(void)sig;
 	pr_interrupted = 1;
-}
-
-static void
-pr_on_delivery(void *opaque, void *msg_opaque, const char *topic, int32_t partition,
-	       int64_t offset, rd_kafka_resp_err_t err, const char *errstr)
-{
-	struct pr_stats *st = opaque;
-
-	(void)partition;
-	(void)offset;
-	if (!err) {
-		atomic_fetch_add(&st->delivered, 1);
-		return;
-	}
-	atomic_fetch_add(&st->failed, 1);
-	fprintf(stderr, "error: line %" PRIuPTR " to %s: not delivered: %s\n",
-		(uintptr_t)msg_opaque, topic, errstr);
 }
 
 static int
@@ -103,8 +90,9 @@ pr_route_unvalidated(const char *line, size_t len, const char **topic, char *key
 {
 	static const souk_json_limits_t limits = {
 	    SOUK_EVENT_MAX_BYTES, SOUK_EVENT_MAX_DEPTH, SOUK_EVENT_MAX_MEMBERS};
+	souk_json_space_t space; /* a line of usual size costs no malloc */
 	souk_json_error_t jerr;
-	souk_json_t *doc = souk_json_parse(line, len, &limits, &jerr);
+	souk_json_t *doc = souk_json_parse_in(&space, line, len, &limits, &jerr);
 	const souk_json_value_t *root, *v;
 	const char *name, *k;
 	souk_event_type_t t;
@@ -153,39 +141,51 @@ pr_pace(double rate, double start, uint64_t sent)
 	}
 }
 
-/* One line of a batch and what validation made of it. */
+struct pr_block;
+
+/* One line of a block and what validation made of it. */
 struct pr_line {
-	size_t off, len; /* in the batch's buffer */
+	struct pr_block *block;
+	size_t off, len; /* in the block's buffer, line end left out */
 	uint64_t lineno;
 	const char *topic; /* NULL: rejected */
-	char key[SOUK_EVENT_IDENT_SIZE];
+	char *error;	   /* malloc'd reason when rejected */
 	bool has_key;
-	char *error; /* malloc'd reason when rejected */
+	size_t key_len;
+	char key[SOUK_EVENT_IDENT_SIZE];
 };
 
-/* Up to PR_BATCH_LINES lines of one file, validated by a worker, produced by main in
- * file order. */
-struct pr_batch {
+/*
+ * A block of input read with one read(2) (more for a line longer than the block), cut
+ * after its last complete line: the rest starts the next block. Its lines are validated
+ * and sent where they lie, without a copy, so the block lives on until the delivery
+ * report of its last message, and is then reused. Blocks alive at once are bounded by
+ * librdkafka's queue (queue.buffering.max.messages) plus the validation ring.
+ */
+struct pr_block {
 	const char *file;
 	char *buf;
 	size_t len, cap;
 	struct pr_line *lines;
-	size_t n;
-	uint64_t bytes; /* bytes of input the batch covers, blank lines included */
-	bool done;	/* validated: lines[] are final */
-	struct pr_batch *next_work;
+	size_t n, lines_cap;
+	uint64_t bytes; /* input bytes of its lines, blank lines and line ends included */
+	size_t unreported; /* sent lines whose delivery report has not come yet */
+	bool done;	   /* validated: lines[] are final */
+	bool sent;	   /* every line handed to the producer or rejected */
+	struct pr_block *next_work; /* in the pool's queue */
+	struct pr_block *next;	    /* in the run's queue or its free list */
 };
 
-#define PR_BATCH_LINES 256
-#define PR_BATCH_BYTES (256u << 10)
+#define PR_BLOCK_BYTES (256u << 10)
 
-/* The validation pool: batches wait in a FIFO; workers take them, validate every line
- * and mark them done. Main produces batches in the order it queued them. */
+/* The validation pool: blocks wait in a FIFO; workers take them, validate every line
+ * and mark them done. Main sends blocks in the order it queued them. One hand-over per
+ * block (about a thousand lines). */
 struct pr_pool {
 	const struct pr_opts *o;
 	pthread_mutex_t lock;
 	pthread_cond_t work, done;
-	struct pr_batch *head, *tail; /* waiting for a worker */
+	struct pr_block *head, *tail; /* waiting for a worker */
 	bool closing;
 	pthread_t *threads;
 	int nthreads;
@@ -193,7 +193,7 @@ struct pr_pool {
 
 /* Validates one line into l (the codec, or only the routing under --no-validate). */
 static void
-pr_validate_line(const struct pr_opts *o, const char *line, size_t len, struct pr_line *l)
+pr_validate_line(const struct pr_opts *o, const char *line, struct pr_line *l)
 {
 	char err[300];
 	souk_event_t ev;
@@ -202,18 +202,23 @@ pr_validate_line(const struct pr_opts *o, const char *line, size_t len, struct p
 	l->topic = o->topic;
 	l->has_key = false;
 	if (o->validate) {
-		if (souk_event_decode(line, len, &ev, &eerr) != SOUK_EVENT_OK) {
+		const char *key;
+
+		if (souk_event_decode(line, l->len, &ev, &eerr) != SOUK_EVENT_OK) {
 			snprintf(err, sizeof(err), "%s", eerr.message);
 			goto reject;
 		}
-		snprintf(l->key, sizeof(l->key), "%s", souk_event_key(&ev));
+		key = souk_event_key(&ev);
+		l->key_len = strlen(key); /* < SOUK_EVENT_IDENT_SIZE: the codec's bound */
+		memcpy(l->key, key, l->key_len + 1);
 		l->has_key = true;
 		if (!l->topic)
 			l->topic = souk_event_topic(ev.type);
 	} else if (!l->topic) {
-		if (pr_route_unvalidated(line, len, &l->topic, l->key, sizeof(l->key),
+		if (pr_route_unvalidated(line, l->len, &l->topic, l->key, sizeof(l->key),
 					 err, sizeof(err)))
 			goto reject;
+		l->key_len = strlen(l->key);
 		l->has_key = true;
 	}
 	return;
@@ -228,7 +233,7 @@ pr_worker_main(void *arg)
 	struct pr_pool *pool = arg;
 
 	for (;;) {
-		struct pr_batch *b;
+		struct pr_block *b;
 
 		pthread_mutex_lock(&pool->lock);
 		while (!pool->head && !pool->closing)
@@ -243,8 +248,7 @@ pr_worker_main(void *arg)
 		if (!b)
 			return NULL; /* closing and nothing left */
 		for (size_t i = 0; i < b->n; i++)
-			pr_validate_line(pool->o, b->buf + b->lines[i].off,
-					 b->lines[i].len, &b->lines[i]);
+			pr_validate_line(pool->o, b->buf + b->lines[i].off, &b->lines[i]);
 		pthread_mutex_lock(&pool->lock);
 		b->done = true;
 		pthread_cond_broadcast(&pool->done);
@@ -253,7 +257,7 @@ pr_worker_main(void *arg)
 }
 
 static void
-pr_pool_submit(struct pr_pool *pool, struct pr_batch *b)
+pr_pool_submit(struct pr_pool *pool, struct pr_block *b)
 {
 	pthread_mutex_lock(&pool->lock);
 	b->done = false;
@@ -268,7 +272,7 @@ pr_pool_submit(struct pr_pool *pool, struct pr_batch *b)
 }
 
 static void
-pr_pool_wait(struct pr_pool *pool, struct pr_batch *b)
+pr_pool_wait(struct pr_pool *pool, struct pr_block *b)
 {
 	pthread_mutex_lock(&pool->lock);
 	while (!b->done)
@@ -308,95 +312,15 @@ pr_pool_stop(struct pr_pool *pool)
 	pthread_mutex_destroy(&pool->lock);
 }
 
-/* Appends one line to b. Returns -1 when out of memory. */
-static int
-pr_batch_add(struct pr_batch *b, const char *line, size_t len, uint64_t lineno)
-{
-	if (b->len + len > b->cap) {
-		size_t cap = b->cap ? b->cap : PR_BATCH_BYTES;
-		char *grown;
+/* A topic handle per topic sent to: at most one per event type, or --topic. */
+struct pr_topic {
+	const char *name;
+	struct souk_kafka_topic *t;
+};
 
-		while (cap < b->len + len)
-			cap *= 2;
-		if (!(grown = realloc(b->buf, cap)))
-			return -1;
-		b->buf = grown;
-		b->cap = cap;
-	}
-	if (!b->lines && !(b->lines = calloc(PR_BATCH_LINES, sizeof(*b->lines))))
-		return -1;
-	memcpy(b->buf + b->len, line, len);
-	b->lines[b->n] = (struct pr_line){.off = b->len, .len = len, .lineno = lineno};
-	b->len += len;
-	b->n++;
-	return 0;
-}
-
-static bool
-pr_batch_full(const struct pr_batch *b)
-{
-	return b->n == PR_BATCH_LINES || b->len >= PR_BATCH_BYTES;
-}
-
-/* Sends a validated batch in line order, reporting and writing out its rejects; blocks
- * (serving delivery reports) while the producer queue is full. Empties the batch for
- * reuse. Returns -1 on a producer failure. */
-static int
-pr_batch_send(struct souk_kafka_producer *p, const struct pr_opts *o, struct pr_stats *st,
-	      FILE *rejects, struct pr_batch *b, double start)
-{
-	int rc = 0;
-
-	for (size_t i = 0; i < b->n; i++) {
-		struct pr_line *l = &b->lines[i];
-		const char *line = b->buf + l->off;
-		char errstr[256];
-		int prc;
-
-		if (rc)
-			goto next; /* after a failure: free the rest, send nothing more */
-		if (!l->topic) {
-			st->rejected++;
-			fprintf(stderr, "rejected: %s:%" PRIu64 ": %s\n", b->file,
-				l->lineno, l->error ? l->error : "out of memory");
-			if (rejects) {
-				fwrite(line, 1, l->len, rejects);
-				fputc('\n', rejects);
-			}
-			goto next;
-		}
-		while ((prc = souk_kafka_produce(
-			    p, l->topic, l->has_key ? l->key : NULL,
-			    l->has_key ? strlen(l->key) : 0, line, l->len, NULL, 0,
-			    (void *)(uintptr_t)l->lineno, errstr, sizeof(errstr))) ==
-		       SOUK_KAFKA_QUEUE_FULL)
-			souk_kafka_poll(p,
-					1); /* back-pressure: wait for acknowledgements */
-		if (prc != SOUK_KAFKA_OK) {
-			fprintf(stderr, "error: %s:%" PRIu64 ": could not produce: %s\n",
-				b->file, l->lineno, errstr);
-			rc = -1;
-			goto next;
-		}
-		st->sent++;
-		souk_kafka_poll(p, 0); /* serve delivery reports as they come */
-		if (o->rate > 0)
-			pr_pace(o->rate, start, st->sent);
-	next:
-		free(l->error);
-		l->error = NULL;
-	}
-	st->bytes_read += b->bytes;
-	b->n = 0;
-	b->len = 0;
-	b->bytes = 0;
-	return rc;
-}
-
-/* The batches of one run: a ring of PR_INFLIGHT, produced in order. Small batches and
- * a short ring measured best here: bigger bursts filled the producer queue and left the
- * main thread waiting for acknowledgements (ops/bench/produce). */
-#define PR_INFLIGHT 2
+/* Blocks queued for validation, sent in queue order: up to PR_INFLIGHT at once, so
+ * that the workers validate while main sends. */
+#define PR_INFLIGHT 3
 
 struct pr_run {
 	struct souk_kafka_producer *p;
@@ -404,97 +328,331 @@ struct pr_run {
 	struct pr_stats *st;
 	FILE *rejects;
 	struct pr_pool pool;
-	struct pr_batch ring[PR_INFLIGHT];
-	size_t first, count; /* ring[first] is the oldest batch in flight */
+	struct pr_block *first, *last; /* queued, oldest first (linked by next) */
+	size_t count;
+	struct pr_block *free; /* reported in full, ready for reuse */
+	struct pr_topic topics[SOUK_EVENT_TYPE_COUNT + 1];
 	struct souk_progress *bar;
 	double start;
 };
 
-/* Produces the oldest batch in flight once validated. */
+/* An empty block for file, reused or new; NULL when out of memory. */
+static struct pr_block *
+pr_block_get(struct pr_run *run, const char *file)
+{
+	struct pr_block *b = run->free;
+
+	if (b) {
+		run->free = b->next;
+	} else {
+		if (!(b = calloc(1, sizeof(*b))) || !(b->buf = malloc(PR_BLOCK_BYTES))) {
+			free(b);
+			return NULL;
+		}
+		b->cap = PR_BLOCK_BYTES;
+	}
+	b->file = file;
+	b->len = b->n = b->unreported = 0;
+	b->bytes = 0;
+	b->done = b->sent = false;
+	b->next = NULL;
+	return b;
+}
+
+static void
+pr_block_put(struct pr_run *run, struct pr_block *b)
+{
+	b->next = run->free;
+	run->free = b;
+}
+
+/* Adds the line buf[off..off + len) to b. Returns -1 when out of memory. */
+static int
+pr_block_add(struct pr_block *b, size_t off, size_t len, uint64_t lineno)
+{
+	if (b->n == b->lines_cap) {
+		size_t cap = b->lines_cap ? b->lines_cap * 2 : 1024;
+		struct pr_line *grown = realloc(b->lines, cap * sizeof(*grown));
+
+		if (!grown)
+			return -1;
+		b->lines = grown;
+		b->lines_cap = cap;
+	}
+	b->lines[b->n++] =
+	    (struct pr_line){.block = b, .off = off, .len = len, .lineno = lineno};
+	return 0;
+}
+
+/* The handle of the topic named name, made on first use; NULL with errstr on failure.
+ * O(topics), by pointer first: names come from souk_event_topic() or --topic. */
+static struct souk_kafka_topic *
+pr_topic(struct pr_run *run, const char *name, char *errstr, size_t errstr_size)
+{
+	size_t i = 0;
+
+	for (; i < sizeof(run->topics) / sizeof(run->topics[0]) && run->topics[i].name;
+	     i++)
+		if (run->topics[i].name == name || !strcmp(run->topics[i].name, name))
+			return run->topics[i].t;
+	if (i == sizeof(run->topics) / sizeof(run->topics[0])) {
+		snprintf(errstr, errstr_size, "too many topics");
+		return NULL;
+	}
+	run->topics[i].t = souk_kafka_topic_new(run->p, name, errstr, errstr_size);
+	if (run->topics[i].t)
+		run->topics[i].name = name;
+	return run->topics[i].t;
+}
+
+/* Runs on main (the thread that polls) for every message sent: counts it and gives its
+ * block back for reuse after the report of the block's last message. */
+static void
+pr_on_delivery(void *opaque, void *msg_opaque, const char *topic, int32_t partition,
+	       int64_t offset, rd_kafka_resp_err_t err, const char *errstr)
+{
+	struct pr_run *run = opaque;
+	struct pr_line *l = msg_opaque;
+	struct pr_block *b = l->block;
+
+	(void)partition;
+	(void)offset;
+	if (!err) {
+		run->st->delivered++;
+	} else {
+		run->st->failed++;
+		fprintf(stderr, "error: line %" PRIu64 " to %s: not delivered: %s\n",
+			l->lineno, topic, errstr);
+	}
+	if (--b->unreported == 0 && b->sent)
+		pr_block_put(run, b);
+}
+
+/* Sends a validated block in line order, reporting and writing out its rejects; blocks
+ * (serving delivery reports) while the producer queue is full. Serves the reports that
+ * came once per block, not per message: each poll takes librdkafka's locks. Returns -1
+ * on a producer failure. */
+static int
+pr_block_send(struct pr_run *run, struct pr_block *b)
+{
+	struct pr_stats *st = run->st;
+	int rc = 0;
+
+	for (size_t i = 0; i < b->n; i++) {
+		struct pr_line *l = &b->lines[i];
+		const char *line = b->buf + l->off;
+		struct souk_kafka_topic *t;
+		char errstr[256];
+		int prc;
+
+		if (rc || pr_interrupted)
+			goto next; /* after a failure or ^C: send nothing more */
+		if (!l->topic) {
+			st->rejected++;
+			fprintf(stderr, "rejected: %s:%" PRIu64 ": %s\n", b->file,
+				l->lineno, l->error ? l->error : "out of memory");
+			if (run->rejects) {
+				fwrite(line, 1, l->len, run->rejects);
+				fputc('\n', run->rejects);
+			}
+			goto next;
+		}
+		if (!(t = pr_topic(run, l->topic, errstr, sizeof(errstr)))) {
+			prc = SOUK_KAFKA_ERROR;
+			goto failed;
+		}
+		while ((prc = souk_kafka_produce_ref(
+			    t, l->has_key ? l->key : NULL, l->has_key ? l->key_len : 0,
+			    line, l->len, l, errstr, sizeof(errstr))) ==
+		       SOUK_KAFKA_QUEUE_FULL)
+			souk_kafka_poll(run->p,
+					1); /* back-pressure: wait for acknowledgements */
+	failed:
+		if (prc != SOUK_KAFKA_OK) {
+			fprintf(stderr, "error: %s:%" PRIu64 ": could not produce: %s\n",
+				b->file, l->lineno, errstr);
+			rc = -1;
+			goto next;
+		}
+		st->sent++;
+		b->unreported++;
+		if (run->o->rate > 0) {
+			souk_kafka_poll(run->p, 0);
+			pr_pace(run->o->rate, run->start, st->sent);
+		}
+	next:
+		free(l->error);
+		l->error = NULL;
+	}
+	b->sent = true;
+	st->bytes_read += b->bytes;
+	if (b->unreported == 0)
+		pr_block_put(run, b);
+	souk_kafka_poll(run->p, 0);
+	return rc;
+}
+
+/* Sends the oldest queued block once validated. */
 static int
 pr_run_retire(struct pr_run *run)
 {
-	struct pr_batch *b = &run->ring[run->first];
+	struct pr_block *b = run->first;
 	int rc;
 
 	pr_pool_wait(&run->pool, b);
-	rc = pr_batch_send(run->p, run->o, run->st, run->rejects, b, run->start);
-	run->first = (run->first + 1) % PR_INFLIGHT;
+	run->first = b->next;
+	if (!run->first)
+		run->last = NULL;
 	run->count--;
+	rc = pr_block_send(run, b);
 	souk_progress_update(run->bar, run->st->bytes_read, run->st->sent);
 	return rc;
 }
 
-/* The batch to fill next, retiring the oldest when the ring is full. */
-static struct pr_batch *
-pr_run_next(struct pr_run *run, int *rc)
+/* Queues b for validation, then sends the oldest block while more than PR_INFLIGHT
+ * are queued. */
+static int
+pr_run_submit(struct pr_run *run, struct pr_block *b)
 {
-	if (run->count == PR_INFLIGHT && (*rc = pr_run_retire(run)))
-		return NULL;
-	return &run->ring[(run->first + run->count) % PR_INFLIGHT];
-}
-
-static void
-pr_run_submit(struct pr_run *run, struct pr_batch *b)
-{
-	pr_pool_submit(&run->pool, b);
+	b->next = NULL;
+	if (run->last)
+		run->last->next = b;
+	else
+		run->first = b;
+	run->last = b;
 	run->count++;
+	pr_pool_submit(&run->pool, b);
+	return run->count > PR_INFLIGHT ? pr_run_retire(run) : 0;
 }
 
+static bool
+pr_blank(const char *s, size_t len)
+{
+	for (size_t i = 0; i < len; i++)
+		if (s[i] != ' ' && s[i] != '\t')
+			return false;
+	return true;
+}
+
+/* Adds the lines of b->buf[*scan..b->len) to b: every one a newline ends and, at the end
+ * of the input (eof), the last one too; *scan moves past them. Line ends ("\n", "\r\n")
+ * are left out, blank lines only counted. Returns -1 when out of memory. */
+static int
+pr_block_split(struct pr_run *run, struct pr_block *b, size_t *scan, uint64_t *lineno,
+	       bool eof)
+{
+	while (*scan < b->len) {
+		const char *line = b->buf + *scan;
+		const char *nl = memchr(line, '\n', b->len - *scan);
+		size_t len = nl ? (size_t)(nl - line) : b->len - *scan;
+		size_t end = *scan + len + (nl != NULL);
+
+		if (!nl && !eof)
+			break; /* the rest of the line is still to be read */
+		++*lineno;
+		b->bytes += end - *scan;
+		while (len && line[len - 1] == '\r')
+			len--;
+		if (!pr_blank(line, len)) {
+			run->st->lines++;
+			if (pr_block_add(b, *scan, len, *lineno))
+				return -1;
+		}
+		*scan = end;
+	}
+	return 0;
+}
+
+/* Makes b->buf hold at least cap bytes. Returns -1 when out of memory. */
+static int
+pr_block_reserve(struct pr_block *b, size_t cap)
+{
+	char *grown;
+
+	if (cap <= b->cap)
+		return 0;
+	if (!(grown = realloc(b->buf, cap)))
+		return -1;
+	b->buf = grown;
+	b->cap = cap;
+	return 0;
+}
+
+/* Reads path ("-": stdin) a block at a time and queues the blocks' lines. */
 static int
 pr_file(struct pr_run *run, const char *path)
 {
-	FILE *in = strcmp(path, "-") ? fopen(path, "r") : stdin;
-	const char *name = strcmp(path, "-") ? path : "stdin";
-	struct pr_batch *b;
-	char *line = NULL;
-	size_t cap = 0;
-	ssize_t n;
+	bool is_stdin = !strcmp(path, "-");
+	const char *name = is_stdin ? "stdin" : path;
+	int fd = is_stdin ? STDIN_FILENO : open(path, O_RDONLY | O_CLOEXEC);
+	struct pr_block *b = NULL, *next;
 	uint64_t lineno = 0;
+	size_t scan = 0; /* b->buf[0..scan) is split into lines */
+	bool eof = false;
 	int rc = 0;
 
-	if (!in) {
+	if (fd < 0) {
 		fprintf(stderr, "error: could not open \"%s\": %s\n", path,
 			strerror(errno));
 		return -1;
 	}
-	b = pr_run_next(run, &rc);
-	while (b && !pr_interrupted && (n = getline(&line, &cap, in)) != -1) {
-		size_t len = (size_t)n;
+	if (!(b = pr_block_get(run, name)))
+		goto oom;
+	while (!eof && !pr_interrupted && rc == 0) {
+		ssize_t n = read(fd, b->buf + b->len, b->cap - b->len);
 
-		lineno++;
-		b->file = name;
-		b->bytes += len;
-		while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-			len--;
-		if (strspn(line, " \t") == len)
-			continue; /* blank */
-		run->st->lines++;
-		if (pr_batch_add(b, line, len, lineno)) {
-			fprintf(stderr, "error: out of memory\n");
+		if (n < 0 && errno == EINTR)
+			continue;
+		if (n < 0) {
+			fprintf(stderr, "error: could not read \"%s\": %s\n", path,
+				strerror(errno));
 			rc = -1;
 			break;
 		}
-		if (pr_batch_full(b)) {
-			pr_run_submit(run, b);
-			b = pr_run_next(run, &rc);
+		eof = n == 0;
+		b->len += (size_t)n;
+		if (pr_block_split(run, b, &scan, &lineno, eof))
+			goto oom;
+		if (b->n == 0) {
+			/* blank lines at most: drop them, keep the start of the next
+			 * line, and make room when that fills the block */
+			run->st->bytes_read += b->bytes;
+			b->bytes = 0;
+			memmove(b->buf, b->buf + scan, b->len - scan);
+			b->len -= scan;
+			scan = 0;
+			if (b->len == b->cap && pr_block_reserve(b, b->cap * 2))
+				goto oom;
+			continue;
 		}
+		/* b ends at its last complete line: the rest starts the next block */
+		if (!(next = pr_block_get(run, name)) ||
+		    pr_block_reserve(next, b->len - scan)) {
+			if (next)
+				pr_block_put(run, next);
+			goto oom;
+		}
+		memcpy(next->buf, b->buf + scan, b->len - scan);
+		next->len = b->len - scan;
+		rc = pr_run_submit(run, b);
+		b = next;
+		scan = 0;
 	}
-	if (ferror(in)) {
-		fprintf(stderr, "error: could not read \"%s\": %s\n", path,
-			strerror(errno));
-		rc = -1;
-	}
+	goto out;
+oom:
+	fprintf(stderr, "error: out of memory\n");
+	rc = -1;
+out:
 	if (b && b->n) {
-		b->file = name;
-		pr_run_submit(run, b);
+		int src = pr_run_submit(run, b);
+
+		rc = rc ? rc : src;
 	} else if (b) {
 		run->st->bytes_read += b->bytes; /* trailing blank lines */
-		b->bytes = 0;
+		pr_block_put(run, b);
 	}
-	free(line);
-	if (in != stdin)
-		fclose(in);
+	if (!is_stdin)
+		close(fd);
 	return rc;
 }
 
@@ -577,16 +735,15 @@ main(int argc, char **argv)
 	const struct souk_config_def *const tables[] = {souk_config_common, produce_defs,
 							NULL};
 	struct pr_opts o = {.validate = true};
-	struct pr_run run;
-	int threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	struct pr_stats st = {0};
+	struct pr_run run = {.o = &o, .st = &st};
+	int threads = (int)sysconf(_SC_NPROCESSORS_ONLN);
 	struct pr_props props = {.n = 0};
 	struct souk_config *cfg = NULL;
 	struct souk_kafka_producer *p = NULL;
 	const char **sets = calloc((size_t)argc + 2, sizeof(*sets));
 	const char *config_path = NULL;
 	char errstr[512], brokers_set[512];
-	FILE *rejects = NULL;
 	double start, secs;
 	int n_sets = 0, c, rc = 1;
 	uint64_t failed;
@@ -667,15 +824,15 @@ main(int argc, char **argv)
 		rc = 2;
 		goto out;
 	}
-	if (o.rejects && !(rejects = fopen(o.rejects, "w"))) {
+	if (o.rejects && !(run.rejects = fopen(o.rejects, "w"))) {
 		fprintf(stderr, "error: could not open \"%s\": %s\n", o.rejects,
 			strerror(errno));
 		goto out;
 	}
 	p = souk_kafka_producer_new(
 	    souk_config_get_string(cfg, "kafka.brokers"), props.props, props.n,
-	    (int)souk_config_get_duration_ms(cfg, "produce.timeout"), pr_on_delivery, &st,
-	    errstr, sizeof(errstr));
+	    (int)souk_config_get_duration_ms(cfg, "produce.timeout"), pr_on_delivery,
+	    &run, errstr, sizeof(errstr));
 	if (!p) {
 		fprintf(stderr, "error: %s\n", errstr);
 		goto out;
@@ -683,7 +840,7 @@ main(int argc, char **argv)
 	signal(SIGINT, pr_on_signal);
 	signal(SIGTERM, pr_on_signal);
 
-	run = (struct pr_run){.p = p, .o = &o, .st = &st, .rejects = rejects};
+	run.p = p;
 	if (pr_pool_start(&run.pool, &o, threads)) {
 		fprintf(stderr, "error: could not start %d validation threads\n",
 			threads);
@@ -704,38 +861,45 @@ main(int argc, char **argv)
 		rc = rc ? rc : rrc;
 	}
 	pr_pool_stop(&run.pool);
-	for (size_t i = 0; i < PR_INFLIGHT; i++) {
-		free(run.ring[i].buf);
-		free(run.ring[i].lines);
-	}
 	souk_progress_finish(run.bar, st.bytes_read, st.sent);
 	/* Every delivery report, however long the broker takes (bounded by
 	 * produce.timeout per message). Counting reports rather than waiting for an
 	 * empty queue: librdkafka's queue also holds its own requests. */
-	while (atomic_load(&st.delivered) + atomic_load(&st.failed) < st.sent)
+	while (st.delivered + st.failed < st.sent)
 		souk_kafka_poll(p, 100);
 	secs = souk_progress_now() - start;
-	failed = atomic_load(&st.failed);
+	failed = st.failed;
 	if (o.json)
 		printf("{\"lines\":%" PRIu64 ",\"sent\":%" PRIu64
 		       ",\"delivered\":%" PRIu64 ",\"rejected\":%" PRIu64
 		       ",\"failed\":%" PRIu64
 		       ",\"seconds\":%.3f,\"events_per_s\":%.0f,\"interrupted\":%s}\n",
-		       st.lines, st.sent, (uint64_t)atomic_load(&st.delivered),
-		       st.rejected, failed, secs, secs > 0 ? (double)st.sent / secs : 0.0,
+		       st.lines, st.sent, st.delivered, st.rejected, failed, secs,
+		       secs > 0 ? (double)st.sent / secs : 0.0,
 		       pr_interrupted ? "true" : "false");
 	else
-		fprintf(
-		    stderr,
-		    "%" PRIu64 " lines: %" PRIu64 " sent, %" PRIu64 " delivered, %" PRIu64
-		    " rejected, %" PRIu64 " failed in %.2f s (%.0f events/s)%s\n",
-		    st.lines, st.sent, (uint64_t)atomic_load(&st.delivered), st.rejected,
-		    failed, secs, secs > 0 ? (double)st.sent / secs : 0.0,
-		    pr_interrupted ? ", interrupted" : "");
+		fprintf(stderr,
+			"%" PRIu64 " lines: %" PRIu64 " sent, %" PRIu64
+			" delivered, %" PRIu64 " rejected, %" PRIu64
+			" failed in %.2f s (%.0f events/s)%s\n",
+			st.lines, st.sent, st.delivered, st.rejected, failed, secs,
+			secs > 0 ? (double)st.sent / secs : 0.0,
+			pr_interrupted ? ", interrupted" : "");
 	rc = rc || st.rejected || failed || pr_interrupted ? 1 : 0;
 out:
+	for (size_t i = 0; i < sizeof(run.topics) / sizeof(run.topics[0]); i++)
+		souk_kafka_topic_destroy(run.topics[i].t);
 	souk_kafka_producer_destroy(p);
-	if (rejects && fclose(rejects)) {
+	/* every block is back on the free list: each sent line has been reported */
+	while (run.free) {
+		struct pr_block *b = run.free;
+
+		run.free = b->next;
+		free(b->buf);
+		free(b->lines);
+		free(b);
+	}
+	if (run.rejects && fclose(run.rejects)) {
 		fprintf(stderr, "error: could not write \"%s\": %s\n", o.rejects,
 			strerror(errno));
 		rc = 1;
