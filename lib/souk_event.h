@@ -331,6 +331,9 @@ const char *souk_event_currency_code(size_t i);
 
 /* Now, as an envelope's ts: UTC with milliseconds. */
 void souk_event_ts_now(char ts[SOUK_EVENT_TS_SIZE]);
+/* *ms = the milliseconds since the epoch that ts (a valid envelope ts) stands for.
+ * Returns 0, or -1 when ts is not valid (*ms untouched). */
+int souk_event_ts_ms(const char *ts, int64_t *ms);
 
 /* The envelope's string rules, for the gateway. s is NUL-terminated. */
 bool souk_event_uuid_valid(const char *s);
