@@ -13,13 +13,15 @@
 #include <string.h>
 
 #include "inv_pool.h"
+#include "mat_pool.h"
 #include "pay_pool.h"
 #include "souk_cli.h"
 #include "souk_config.h"
 #include "souk_log.h"
 #include "souk_runtime.h"
 
-static const struct souk_pool *const worker_pools[] = {&inv_pool, &pay_pool, NULL};
+static const struct souk_pool *const worker_pools[] = {&inv_pool, &pay_pool, &mat_pool,
+							 NULL};
 
 static const struct souk_pool *
 worker_pool(const char *name)

@@ -178,7 +178,8 @@ main(int argc, char **argv)
 	pg = gw_pool_pg(souk_config_get_string(cfg, "pg.dsn"), 2000, errstr,
 			sizeof(errstr));
 	if (!pg)
-		/* /v1/orders/{id} and /v1/payments/{id} answer 503 until a restart. */
+		/* /v1/orders/{id}, /v1/payments/{id} and /v1/rides/{id} answer 503
+		 * until a restart. */
 		SOUK_LOG_WARN("postgres_unavailable", "error=%s", errstr);
 	if (redis && souk_config_get_double(cfg, "gateway.rate") > 0) {
 		ratelimit = gw_ratelimit_new(

@@ -33,6 +33,7 @@ enum gw_route {
 	GW_ROUTE_STOCK,
 	GW_ROUTE_ORDER,
 	GW_ROUTE_PAYMENT,
+	GW_ROUTE_RIDE,
 	GW_ROUTE_METRICS,
 	GW_ROUTE_HEALTHZ,
 	GW_ROUTE_READYZ,
@@ -55,6 +56,7 @@ static const struct {
     [GW_ROUTE_STOCK] = {"/v1/stock/", SOUK_EVENT_TYPE_NONE, false},
     [GW_ROUTE_ORDER] = {"/v1/orders/", SOUK_EVENT_TYPE_NONE, false},
     [GW_ROUTE_PAYMENT] = {"/v1/payments/", SOUK_EVENT_TYPE_NONE, false},
+    [GW_ROUTE_RIDE] = {"/v1/rides/", SOUK_EVENT_TYPE_NONE, false},
     [GW_ROUTE_METRICS] = {"/metrics", SOUK_EVENT_TYPE_NONE, false},
     [GW_ROUTE_HEALTHZ] = {"/healthz", SOUK_EVENT_TYPE_NONE, false},
     [GW_ROUTE_READYZ] = {"/readyz", SOUK_EVENT_TYPE_NONE, false},
@@ -658,9 +660,9 @@ gw_get_stock(struct gw_req *r, const char *url)
 
 /*
  * Runs the statement name (sql, prepared once per pooled session) with values[0..n) for
- * a lookup of a `what` ("order", "payment"). Returns its result (the caller clears it),
- * or NULL after answering 503 with Retry-After into *ret: no PostgreSQL configured, or
- * it failed.
+ * a lookup of a `what` ("order", "payment", "ride"). Returns its result (the caller
+ * clears it), or NULL after answering 503 with Retry-After into *ret: no PostgreSQL
+ * configured, or it failed.
  */
 static PGresult *
 gw_pg_lookup(struct gw_req *r, const char *what, const char *name, const char *sql, int n,
@@ -740,6 +742,64 @@ gw_get_order(struct gw_req *r, const char *url)
 	return ret;
 }
 
+/*
+ * The GET of one row that belongs to a client, whose JSON answer PostgreSQL builds in
+ * the statement name (sql): $1 the id, $2 the reading client (NULL with API keys off:
+ * any client's row). sql answers one row whose one column is the object, or NULL when
+ * there is no such row for that client (an aggregate without GROUP BY). Answers 200
+ * with it; 400 when id is not an identifier; 401 when keys are on and the request has
+ * none; 404 {"error": "<what> not found", "<id_name>": id}, also for another client's
+ * row, as if it did not exist; 503 as gw_pg_lookup.
+ */
+static enum MHD_Result
+gw_get_owned(struct gw_req *r, const char *id, const char *what, const char *id_name,
+	     const char *name, const char *sql)
+{
+	struct gw_server *s = r->s;
+	const char *values[2] = {id, NULL};
+	PGresult *res;
+	char msg[320];
+	enum MHD_Result ret;
+	yajl_gen g;
+
+	if (!souk_event_identifier_valid(id)) {
+		snprintf(msg, sizeof(msg), "%s \"%.64s\" is not an identifier", id_name,
+			 id);
+		return gw_respond_error(r, 400, msg, 0, NULL);
+	}
+	if (s->conf.auth && !(values[1] = gw_auth_client(
+				  s->conf.auth, MHD_lookup_connection_value(
+						    r->conn, MHD_HEADER_KIND,
+						    MHD_HTTP_HEADER_AUTHORIZATION))))
+		return gw_respond_error(
+		    r, 401, "missing or unknown API key (Authorization: Bearer <key>)", 0,
+		    NULL);
+	if (!(res = gw_pg_lookup(r, what, name, sql, 2, values, &ret)))
+		return ret;
+	if (!PQgetisnull(res, 0, 0)) {
+		ret = gw_respond(r, 200, "application/json", PQgetvalue(res, 0, 0),
+				 (size_t)PQgetlength(res, 0, 0), 0, NULL);
+		goto out;
+	}
+	g = yajl_gen_alloc(NULL);
+	if (!g) {
+		ret = MHD_NO;
+		goto out;
+	}
+	snprintf(msg, sizeof(msg), "%s not found", what);
+	yajl_gen_map_open(g);
+	souk_json_gen_str(g, "error");
+	souk_json_gen_str(g, msg);
+	souk_json_gen_str(g, id_name);
+	souk_json_gen_str(g, id);
+	yajl_gen_map_close(g);
+	ret = gw_respond_gen(r, 404, "application/json", g, 0, NULL);
+	yajl_gen_free(g);
+out:
+	PQclear(res);
+	return ret;
+}
+
 /* A payment from the ledger in PostgreSQL: its row, the commands parked on it (their
  * idempotency key in_progress: outcome unknown), its refunds and its last 100
  * transitions, or 404. With API keys on, only the client that created it may read it.
@@ -784,52 +844,45 @@ gw_get_payment(struct gw_req *r, const char *url)
 	    ")) WITH ORDINALITY AS kv(key, value, n) "
 	    "WHERE p.payment_id = $1 AND ($2::text IS NULL OR p.client_id = $2) "
 	    "AND json_typeof(kv.value) <> 'null'";
-	const char *id = url + strlen(gw_routes[GW_ROUTE_PAYMENT].path);
-	struct gw_server *s = r->s;
-	const char *values[2] = {id, NULL};
-	PGresult *res;
-	char msg[320];
-	enum MHD_Result ret;
-	yajl_gen g;
 
-	if (!souk_event_identifier_valid(id)) {
-		snprintf(msg, sizeof(msg), "payment_id \"%.64s\" is not an identifier",
-			 id);
-		return gw_respond_error(r, 400, msg, 0, NULL);
-	}
-	/* With API keys on, a client reads its own payments only; another client's is
-	 * answered 404, as if it did not exist. */
-	if (s->conf.auth && !(values[1] = gw_auth_client(
-				  s->conf.auth, MHD_lookup_connection_value(
-						    r->conn, MHD_HEADER_KIND,
-						    MHD_HTTP_HEADER_AUTHORIZATION))))
-		return gw_respond_error(
-		    r, 401, "missing or unknown API key (Authorization: Bearer <key>)", 0,
-		    NULL);
-	if (!(res = gw_pg_lookup(r, "payment", "gw_payment", sql, 2, values, &ret)))
-		return ret;
-	/* An aggregate without GROUP BY: always one row, NULL when no payment. */
-	if (!PQgetisnull(res, 0, 0)) {
-		ret = gw_respond(r, 200, "application/json", PQgetvalue(res, 0, 0),
-				 (size_t)PQgetlength(res, 0, 0), 0, NULL);
-		goto out;
-	}
-	g = yajl_gen_alloc(NULL);
-	if (!g) {
-		ret = MHD_NO;
-		goto out;
-	}
-	yajl_gen_map_open(g);
-	souk_json_gen_str(g, "error");
-	souk_json_gen_str(g, "payment not found");
-	souk_json_gen_str(g, "payment_id");
-	souk_json_gen_str(g, id);
-	yajl_gen_map_close(g);
-	ret = gw_respond_gen(r, 404, "application/json", g, 0, NULL);
-	yajl_gen_free(g);
-out:
-	PQclear(res);
-	return ret;
+	return gw_get_owned(r, url + strlen(gw_routes[GW_ROUTE_PAYMENT].path), "payment",
+			    "payment_id", "gw_payment", sql);
+}
+
+/* A ride request from the matching pool's rides table: its state, its driver and offer
+ * (the figures the offer was made with, and what decided it), or 404. With API keys on,
+ * only the client that requested it may read it. One statement, built like the
+ * payment's: every key, then the top-level nulls dropped (the offer's figures before
+ * there is one, driver_id and offer_expires_at when unset). Cost: one primary-key
+ * lookup. */
+static enum MHD_Result
+gw_get_ride(struct gw_req *r, const char *url)
+{
+	static const char sql[] =
+	    "SELECT json_object_agg(kv.key, kv.value ORDER BY kv.n) "
+	    "FROM rides d, LATERAL json_each(json_build_object("
+	    " 'request_id', d.request_id, 'rider_id', d.rider_id, 'state', d.state,"
+	    " 'final', d.state IN ('completed', 'cancelled', 'no_driver'),"
+	    " 'driver_id', d.driver_id, 'offers', d.offers, 'passed', d.passed,"
+	    " 'offer_expires_at', to_char(d.offer_expires_at AT TIME ZONE 'UTC',"
+	    "   'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+	    " 'pickup', json_build_object('lat', d.pickup_lat, 'lng', d.pickup_lng),"
+	    " 'dropoff', json_build_object('lat', d.dropoff_lat, 'lng', d.dropoff_lng),"
+	    " 'surge_cell', d.surge_cell, 'eta_s', d.eta_s, 'distance_m', d.distance_m,"
+	    " 'fare', CASE WHEN d.fare_amount IS NOT NULL THEN json_build_object("
+	    "   'amount', d.fare_amount, 'currency', d.fare_currency) END,"
+	    " 'surge', d.surge, 'model_id', d.model_id, 'index_offsets', d.index_offsets,"
+	    " 'version', d.version,"
+	    " 'created_at', to_char(d.created_at AT TIME ZONE 'UTC',"
+	    "   'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"'),"
+	    " 'updated_at', to_char(d.updated_at AT TIME ZONE 'UTC',"
+	    "   'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"')"
+	    ")) WITH ORDINALITY AS kv(key, value, n) "
+	    "WHERE d.request_id = $1 AND ($2::text IS NULL OR d.client_id = $2) "
+	    "AND json_typeof(kv.value) <> 'null'";
+
+	return gw_get_owned(r, url + strlen(gw_routes[GW_ROUTE_RIDE].path), "ride",
+			    "request_id", "gw_ride", sql);
 }
 
 static enum MHD_Result
@@ -847,6 +900,8 @@ gw_get(struct gw_req *r, const char *url)
 		return gw_get_order(r, url);
 	case GW_ROUTE_PAYMENT:
 		return gw_get_payment(r, url);
+	case GW_ROUTE_RIDE:
+		return gw_get_ride(r, url);
 	case GW_ROUTE_HEALTHZ:
 		return gw_respond(r, 200, "text/plain", "ok\n", 3, 0, NULL);
 	case GW_ROUTE_READYZ:

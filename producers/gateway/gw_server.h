@@ -10,6 +10,9 @@
  *   GET  /v1/orders/{order_id}  the order's decision from PostgreSQL, or "pending"
  *   GET  /v1/payments/{payment_id}  the payment's ledger from PostgreSQL: state,
  *        amounts, commands in progress, refunds, transitions; 404 when absent
+ *   GET  /v1/rides/{request_id}  the ride from PostgreSQL: state, driver, the current
+ *        offer's figures (ETA, distance, fare, surge, model, index offsets); 404 when
+ *        absent. With API keys on, both read only the client's own rows.
  *   GET  /metrics, /healthz, /readyz
  *
  * Errors: 400 {"error", "field"} or {"error", "offset"}; 401 (keys configured, key
@@ -47,7 +50,7 @@ struct gw_server_conf {
 	size_t nprops;
 	/* Borrowed, must outlive the server. auth and ratelimit may be NULL (open
 	 * gateway, no rate limit); redis may be NULL (no /v1/stock), pg too (no
-	 * /v1/orders/{id} nor /v1/payments/{id}). */
+	 * /v1/orders/{id}, /v1/payments/{id} nor /v1/rides/{id}). */
 	const struct gw_auth *auth;
 	struct gw_ratelimit *ratelimit;
 	struct gw_pool *redis;

@@ -731,6 +731,99 @@ class Reads(unittest.TestCase):
         self.assertIn("postgresql", r.json()["error"])
         checked("payments from postgresql (200, 404, 400, 405, 503)")
 
+    def test_ride_from_postgresql(self):
+        # Written as the matching pool would: a ride with an open offer, after two
+        # drivers passed on it, and one that found no driver (no offer figures). The
+        # times are given in +02:00 to see them answered in UTC.
+        offered, lost = (f"r-read-{RUN}-{n}" for n in ("offered", "lost"))
+        client = client_id("shop")
+        t = "2024-03-01 14:0{}:00.{}+02"
+        psql(f"""
+            INSERT INTO rides (request_id, rider_id, client_id, pickup_lat, pickup_lng, dropoff_lat,
+                               dropoff_lng, surge_cell, state, driver_id, offers, passed, offer_expires_at,
+                               eta_s, distance_m, fare_amount, fare_currency, surge, model_id, index_offsets,
+                               source_partition, source_offset, source_event_id, version, created_at,
+                               updated_at)
+            VALUES ('{offered}', 'rider-{RUN}', '{client}', 52.52, 13.405, 52.5, -0.125,
+                    '8b1f1d48a4c1fff', 'offered', 'd-3-{RUN}', 3, ARRAY['d-1-{RUN}', 'd-2-{RUN}'],
+                    '{t.format(3, 250)}', 240, 1830, 1275, 'EUR', 1.5, '0123456789abcdef',
+                    ARRAY[17, 0, 9876543210], 2, 41, gen_random_uuid(), 2,
+                    '{t.format(0, 120)}', '{t.format(2, 5)}'),
+                   ('{lost}', 'rider-{RUN}', '{client}', -33.8688, 151.2093, -33.9, 151.25,
+                    '8bbe0e35a2d3fff', 'no_driver', NULL, 0, '{{}}', NULL,
+                    NULL, NULL, NULL, NULL, NULL, NULL,
+                    NULL, 0, 7, gen_random_uuid(), 0, '{t.format(5, 0)}', '{t.format(5, 0)}');
+            """)
+        try:
+            r = OPEN.request("GET", f"/v1/rides/{offered}")
+            self.assertEqual(r.status, 200, r)
+            self.assertTrue(r.headers["Content-Type"].startswith("application/json"), r.headers)
+            self.assertEqual(r.json(), {
+                "request_id": offered, "rider_id": f"rider-{RUN}", "state": "offered", "final": False,
+                "driver_id": f"d-3-{RUN}", "offers": 3, "passed": [f"d-1-{RUN}", f"d-2-{RUN}"],
+                "offer_expires_at": "2024-03-01T12:03:00.250Z",
+                "pickup": {"lat": 52.52, "lng": 13.405}, "dropoff": {"lat": 52.5, "lng": -0.125},
+                "surge_cell": "8b1f1d48a4c1fff", "eta_s": 240, "distance_m": 1830,
+                "fare": {"amount": 1275, "currency": "EUR"}, "surge": 1.5, "model_id": "0123456789abcdef",
+                "index_offsets": [17, 0, 9876543210], "version": 2,
+                "created_at": "2024-03-01T12:00:00.120Z", "updated_at": "2024-03-01T12:02:00.500Z",
+            })
+
+            # No driver: final, and neither a driver nor an offer's figures.
+            r = OPEN.request("GET", f"/v1/rides/{lost}")
+            self.assertEqual(r.status, 200, r)
+            self.assertEqual(r.json(), {
+                "request_id": lost, "rider_id": f"rider-{RUN}", "state": "no_driver", "final": True,
+                "offers": 0, "passed": [], "pickup": {"lat": -33.8688, "lng": 151.2093},
+                "dropoff": {"lat": -33.9, "lng": 151.25}, "surge_cell": "8bbe0e35a2d3fff", "version": 0,
+                "created_at": "2024-03-01T12:05:00.000Z", "updated_at": "2024-03-01T12:05:00.000Z",
+            })
+
+            # With API keys on: the client that requested it reads it, another gets 404,
+            # no key 401.
+            def get_auth(name):
+                h = {"Authorization": f"Bearer {KEYS[name][1]}"} if name else {}
+                return AUTH.request("GET", f"/v1/rides/{offered}", headers=h)
+            r = get_auth("shop")
+            self.assertEqual((r.status, r.json()["request_id"]), (200, offered), r)
+            r = get_auth("fleet")
+            self.assertEqual(r.status, 404, r)
+            self.assertEqual(r.json(), {"error": "ride not found", "request_id": offered})
+            r = get_auth(None)
+            self.assertEqual(r.status, 401, r)
+            self.assertIn("API key", r.json()["error"])
+        finally:
+            psql(f"DELETE FROM rides WHERE request_id IN ('{offered}', '{lost}')")
+
+        r = OPEN.request("GET", f"/v1/rides/{offered}")
+        self.assertEqual(r.status, 404, r)
+        self.assertEqual(r.json(), {"error": "ride not found", "request_id": offered})
+        r = OPEN.request("GET", "/v1/rides/r%20one")
+        self.assertEqual(r.status, 400, r)
+        self.assertIn('request_id "r one"', r.json()["error"])
+        r = OPEN.request("GET", "/v1/rides/" + "r" * 65)
+        self.assertEqual(r.status, 400, r)
+        self.assertIn("request_id", r.json()["error"])
+        r = OPEN.request("POST", f"/v1/rides/{offered}", json.dumps(ride_request()).encode(), JSON)
+        self.assertEqual(r.status, 405, r)
+        self.assertIn("GET", r.headers["Allow"])
+        counters = self.request_counters()
+        self.assertGreaterEqual(counters.get(("/v1/rides/", "200"), 0), 2, counters)
+        self.assertGreaterEqual(counters.get(("/v1/rides/", "404"), 0), 1, counters)
+
+        # Without PostgreSQL: 503 with Retry-After, as for payments.
+        (nopg,) = start_gateways([f"pg.dsn=host=127.0.0.1 port={free_port()} dbname=souk user=souk connect_timeout=1",
+                                  "gateway.retry_after=3"])
+        try:
+            r = nopg.request("GET", f"/v1/rides/{offered}")
+        finally:
+            nopg.kill()
+        self.assertEqual(r.status, 503, r)
+        self.assertEqual(r.headers["Retry-After"], "3")
+        self.assertIn("ride", r.json()["error"])
+        self.assertIn("postgresql", r.json()["error"])
+        checked("rides from postgresql (200, 404, 400, 405, 503)")
+
     def request_counters(self):
         r = OPEN.request("GET", "/metrics")
         self.assertEqual(r.status, 200, r)
