@@ -21,15 +21,28 @@ static const char lag_backlog_sql[] =
     "FROM payments WHERE state IN ('created', 'authorized') "
     "AND updated_at < now() - $1::bigint * interval '1 millisecond'";
 
+/* Through the partial index rides_open (migration 007). */
+static const char lag_backlog_rides_sql[] =
+    "SELECT count(*), coalesce(floor(extract(epoch FROM now() - min(created_at)) * "
+    "1000), 0)::bigint FROM rides WHERE state IN ('offered', 'accepted', 'started')";
+
 struct lag_backlog_reader {
 	struct souk_pg *pg;
-	bool payments; /* the payments tables exist */
+	bool payments, rides; /* their tables exist */
 };
 
 void
 lag_backlog_init(struct lag_backlog *b)
 {
-	*b = (struct lag_backlog){-1, -1, -1, -1, -1, -1, -1};
+	*b = (struct lag_backlog){.orders_undecided = -1,
+				  .orders_oldest_ms = -1,
+				  .payments_parked = -1,
+				  .payments_parked_oldest_ms = -1,
+				  .payments_stuck_created = -1,
+				  .payments_stuck_authorized = -1,
+				  .rides_open = -1,
+				  .rides_open_oldest_ms = -1,
+				  .stuck_after_ms = -1};
 }
 
 void
@@ -74,12 +87,16 @@ lag_backlog_reader_new(const char *dsn, char *errstr, size_t errstr_size)
 				      errstr_size)) ||
 	    souk_pg_exec(r->pg,
 			 "SELECT to_regclass('payments') IS NOT NULL "
-			 "AND to_regclass('payment_waiting') IS NOT NULL",
+			 "AND to_regclass('payment_waiting') IS NOT NULL, "
+			 "to_regclass('rides') IS NOT NULL",
 			 &res, errstr, errstr_size))
 		goto fail;
 	r->payments = !strcmp(PQgetvalue(res, 0, 0), "t");
-	if (r->payments && souk_pg_prepare(r->pg, "lag_backlog", lag_backlog_sql, 1,
-					   errstr, errstr_size))
+	r->rides = !strcmp(PQgetvalue(res, 0, 1), "t");
+	if ((r->payments && souk_pg_prepare(r->pg, "lag_backlog", lag_backlog_sql, 1,
+					    errstr, errstr_size)) ||
+	    (r->rides && souk_pg_prepare(r->pg, "lag_backlog_rides",
+					 lag_backlog_rides_sql, 0, errstr, errstr_size)))
 		goto fail;
 	PQclear(res);
 	return r;
@@ -107,16 +124,24 @@ lag_backlog_read(struct lag_backlog_reader *r, int64_t stuck_after_ms,
 	PGresult *res = NULL;
 
 	b->stuck_after_ms = stuck_after_ms;
-	if (!r->payments)
-		return 0;
 	snprintf(after, sizeof(after), "%lld", (long long)stuck_after_ms);
-	if (souk_pg_exec_prepared(r->pg, "lag_backlog", 1, params, &res, errstr,
-				  errstr_size))
-		return -1;
-	b->payments_parked = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
-	b->payments_parked_oldest_ms = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
-	b->payments_stuck_created = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
-	b->payments_stuck_authorized = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
-	PQclear(res);
+	if (r->payments) {
+		if (souk_pg_exec_prepared(r->pg, "lag_backlog", 1, params, &res, errstr,
+					  errstr_size))
+			return -1;
+		b->payments_parked = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		b->payments_parked_oldest_ms = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+		b->payments_stuck_created = strtoll(PQgetvalue(res, 0, 2), NULL, 10);
+		b->payments_stuck_authorized = strtoll(PQgetvalue(res, 0, 3), NULL, 10);
+		PQclear(res);
+	}
+	if (r->rides) {
+		if (souk_pg_exec_prepared(r->pg, "lag_backlog_rides", 0, NULL, &res, errstr,
+					  errstr_size))
+			return -1;
+		b->rides_open = strtoll(PQgetvalue(res, 0, 0), NULL, 10);
+		b->rides_open_oldest_ms = strtoll(PQgetvalue(res, 0, 1), NULL, 10);
+		PQclear(res);
+	}
 	return 0;
 }

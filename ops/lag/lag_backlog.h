@@ -11,8 +11,10 @@
  *   payments stuck     payments left in `created` or `authorized` (waiting for a
  *                      client's next command) longer than lag.stuck_after. `captured`
  *                      is not counted: it waits for the daily settlement.
+ *   rides open         ride requests without a final outcome (offered, accepted or
+ *                      started), and the age of the oldest.
  *
- * Unknown figures are -1: the group was not seen, or the payments tables are absent.
+ * Unknown figures are -1: the group was not seen, or the pool's tables are absent.
  * A reader is used by one thread.
  */
 #ifndef LAG_BACKLOG_H
@@ -29,6 +31,8 @@ struct lag_backlog {
 	int64_t payments_parked;
 	int64_t payments_parked_oldest_ms; /* 0 with none */
 	int64_t payments_stuck_created, payments_stuck_authorized;
+	int64_t rides_open;
+	int64_t rides_open_oldest_ms; /* 0 with none */
 	int64_t stuck_after_ms; /* the threshold the stuck counts used */
 };
 
@@ -44,15 +48,16 @@ void lag_backlog_orders(struct lag_backlog *b, const struct lag_sample_pass *pas
 
 struct lag_backlog_reader;
 
-/* Connects to PostgreSQL at dsn and looks once whether the payments tables exist.
+/* Connects to PostgreSQL at dsn and looks once whether the payments and rides tables
+ * exist.
  * NULL with errstr when the connection fails. */
 struct lag_backlog_reader *lag_backlog_reader_new(const char *dsn, char *errstr,
 						  size_t errstr_size);
 void lag_backlog_reader_destroy(struct lag_backlog_reader *r);
 
-/* The payments figures into *b (one statement), payments left in a state longer than
- * stuck_after_ms counted as stuck. Returns 0, or -1 with errstr (the figures stay
- * -1). */
+/* The payments and rides figures into *b (a statement each), payments left in a state
+ * longer than stuck_after_ms counted as stuck. Returns 0, or -1 with errstr (the
+ * figures stay -1). */
 int lag_backlog_read(struct lag_backlog_reader *r, int64_t stuck_after_ms,
 		     struct lag_backlog *b, char *errstr, size_t errstr_size);
 

@@ -139,7 +139,8 @@ lag_usage(FILE *out, const struct souk_config_def *const *tables)
 	    "Under the table, the business backlog: orders on the orders topic the\n"
 	    "inventory group (lag.orders_group) has not decided, payments parked on a\n"
 	    "provider call with an unknown outcome, payments left in created or\n"
-	    "authorized longer than lag.stuck_after.\n"
+	    "authorized longer than lag.stuck_after, ride requests without a final\n"
+	    "outcome.\n"
 	    "\n"
 	    "Without --once it serves on http.listen: the live dashboard at / (status\n"
 	    "per group, partition tables, lag-over-time charts, the backlog), GET\n"
@@ -407,7 +408,8 @@ struct lag_serve {
 	struct souk_metrics_series *passes, *failures;
 	/* The backlog's gauges (lag_backlog.h), left at their last value while unknown. */
 	struct souk_metrics_series *orders_undecided, *orders_oldest, *payments_parked,
-	    *payments_parked_oldest, *stuck_created, *stuck_authorized;
+	    *payments_parked_oldest, *stuck_created, *stuck_authorized, *rides_open,
+	    *rides_open_oldest;
 };
 
 /* Answers a copy of *doc (read under mu), or 404 with Burrow's not-found document
@@ -619,6 +621,10 @@ lag_serve_metrics(struct lag_serve *sv, char *errstr, size_t errstr_size)
 	     "Payments waiting on a provider call with an unknown outcome."},
 	    {&sv->payments_parked_oldest, "souk_backlog_payments_parked_oldest_seconds",
 	     "Age of the oldest parked payment's wait (0 with none)."},
+	    {&sv->rides_open, "souk_backlog_rides_open",
+	     "Ride requests without a final outcome (offered, accepted, started)."},
+	    {&sv->rides_open_oldest, "souk_backlog_rides_open_oldest_seconds",
+	     "Age of the oldest ride request without a final outcome (0 with none)."},
 	};
 
 	if (!sv->lag || !sv->lag_seconds || !sv->status || !sv->group_status ||
@@ -640,7 +646,7 @@ lag_serve_metrics(struct lag_serve *sv, char *errstr, size_t errstr_size)
 	    souk_metrics_series(stuck, (const char *const[]){"authorized"});
 	if (!sv->passes || !sv->failures || !sv->stuck_created || !sv->stuck_authorized ||
 	    !sv->orders_undecided || !sv->orders_oldest || !sv->payments_parked ||
-	    !sv->payments_parked_oldest) {
+	    !sv->payments_parked_oldest || !sv->rides_open || !sv->rides_open_oldest) {
 		snprintf(errstr, errstr_size, "out of memory");
 		return -1;
 	}
@@ -696,6 +702,8 @@ lag_serve_update_backlog(struct lag_serve *sv, const struct lag_backlog *b)
 	    {sv->payments_parked_oldest, b->payments_parked_oldest_ms, 1e-3},
 	    {sv->stuck_created, b->payments_stuck_created, 1},
 	    {sv->stuck_authorized, b->payments_stuck_authorized, 1},
+	    {sv->rides_open, b->rides_open, 1},
+	    {sv->rides_open_oldest, b->rides_open_oldest_ms, 1e-3},
 	};
 
 	for (size_t i = 0; i < sizeof(set) / sizeof(set[0]); i++)

@@ -190,13 +190,16 @@ lag_report_gen_backlog(yajl_gen g, const char *key, const struct lag_backlog *b)
 	lag_report_gen_int_or_null(g, "authorized", b->payments_stuck_authorized);
 	yajl_gen_map_close(g);
 	lag_report_gen_seconds_or_null(g, "stuck_after_seconds", b->stuck_after_ms);
+	lag_report_gen_int_or_null(g, "rides_open", b->rides_open);
+	lag_report_gen_seconds_or_null(g, "rides_open_oldest_seconds",
+				       b->rides_open_oldest_ms);
 	yajl_gen_map_close(g);
 }
 
 void
 lag_report_backlog_table(FILE *out, const struct lag_backlog *b)
 {
-	char n[6][24];
+	char n[8][24];
 
 	lag_report_num(n[0], sizeof(n[0]), b->orders_undecided);
 	lag_report_num(n[1], sizeof(n[1]), b->payments_parked);
@@ -204,11 +207,15 @@ lag_report_backlog_table(FILE *out, const struct lag_backlog *b)
 	lag_report_num(n[3], sizeof(n[3]), b->payments_stuck_authorized);
 	lag_report_secs(n[4], sizeof(n[4]), b->orders_oldest_ms);
 	lag_report_secs(n[5], sizeof(n[5]), b->payments_parked_oldest_ms);
+	lag_report_num(n[6], sizeof(n[6]), b->rides_open);
+	lag_report_secs(n[7], sizeof(n[7]), b->rides_open_oldest_ms);
 	fprintf(out, "backlog: orders undecided %s (oldest %s s)\n", n[0], n[4]);
 	fprintf(out,
 		"backlog: payments parked %s (oldest %s s), stuck > %lld min: %s "
 		"created, %s authorized\n",
 		n[1], n[5], (long long)(b->stuck_after_ms / 60000), n[2], n[3]);
+	fprintf(out, "backlog: rides without a final outcome %s (oldest %s s)\n", n[6],
+		n[7]);
 }
 
 char *

@@ -41,12 +41,14 @@ char *lag_report_json(const struct lag_sample_pass *pass, size_t nsamples,
 
 /* The business backlog's lines under the table: "backlog: orders undecided N (oldest
  * S s)", "backlog: payments parked N (oldest S s), stuck > M min: N created, N
- * authorized" (unknown figures "-"). */
+ * authorized", "backlog: rides without a final outcome N (oldest S s)" (unknown
+ * figures "-"). */
 void lag_report_backlog_table(FILE *out, const struct lag_backlog *b);
 
 /* {"orders_undecided", "orders_oldest_seconds", "payments_parked",
  * "payments_parked_oldest_seconds", "payments_stuck": {"created", "authorized"},
- * "stuck_after_seconds"} as the value of key (none: key NULL), unknown figures null. */
+ * "stuck_after_seconds", "rides_open", "rides_open_oldest_seconds"} as the value of key
+ * (none: key NULL), unknown figures null. */
 void lag_report_gen_backlog(yajl_gen g, const char *key, const struct lag_backlog *b);
 
 /* v, or null when negative, as the value of key (none: key NULL). */

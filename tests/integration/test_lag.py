@@ -21,7 +21,8 @@ of 11, 0 and 4 messages that nobody reads. So the group's backlog is known exact
                404 for a group it never saw; the dashboard's page (HTML, nothing
                fetched from elsewhere) and /lag/history; SIGTERM: exit 0
   backlog      orders past a group's PostgreSQL offsets on `orders`, payments parked
-               and stuck (relative to the rows other tests left)
+               and stuck, rides without a final outcome (relative to the rows other
+               tests left)
   usage        a bad group regex, --samples 0, --json without --once: exit 2;
                --help: exit 0; a regex no group matches: no groups
 """
@@ -223,6 +224,16 @@ class Lag(unittest.TestCase):
                      ('{pay}-3', 'lag-test', 'authorized', 'EUR', 100, 100,
                       now() - interval '2 h'),
                      ('{pay}-4', 'lag-test', 'created', 'EUR', 100, 0, now());
+                     INSERT INTO rides (request_id, rider_id, client_id, pickup_lat,
+                                        pickup_lng, dropoff_lat, dropoff_lng, surge_cell,
+                                        state, driver_id, offer_expires_at,
+                                        source_partition, source_offset, source_event_id,
+                                        created_at) VALUES
+                     ('{pay}-r1', 'rider', 'lag-test', 0, 0, 0, 0, '871f1d489ffffff',
+                      'accepted', 'd1', NULL, 0, 0, gen_random_uuid(),
+                      now() - interval '1 h'),
+                     ('{pay}-r2', 'rider', 'lag-test', 0, 0, 0, 0, '871f1d489ffffff',
+                      'completed', 'd1', NULL, 0, 0, gen_random_uuid(), now());
                      INSERT INTO payment_waiting (payment_id, source_topic, source_partition,
                                                   source_offset, event, created_at)
                      VALUES ('{pay}-3', 'payments', 0, 0, '{{}}', now() - interval '30 s'),
@@ -232,6 +243,7 @@ class Lag(unittest.TestCase):
         finally:
             psql(f"DELETE FROM consumer_offsets WHERE group_id = '{group}'; "
                  f"DELETE FROM payment_waiting WHERE payment_id LIKE '{pay}-%'; "
+                 f"DELETE FROM rides WHERE request_id LIKE '{pay}-%'; "
                  f"DELETE FROM payments WHERE payment_id LIKE '{pay}-%'")
         self.assertEqual(after["orders_undecided"], sum(behind.values()), after)
         self.assertEqual(after["payments_stuck"]["created"],
@@ -240,6 +252,8 @@ class Lag(unittest.TestCase):
                          before["payments_stuck"]["authorized"] + 1)
         self.assertEqual(after["payments_parked"], before["payments_parked"] + 1)
         self.assertGreaterEqual(after["payments_parked_oldest_seconds"], 30)
+        self.assertEqual(after["rides_open"], before["rides_open"] + 1)  # not the completed
+        self.assertGreaterEqual(after["rides_open_oldest_seconds"], 3600)
         self.assertIn(f"backlog: orders undecided {sum(behind.values())} (oldest ",
                       table.stdout)
 
