@@ -13,6 +13,9 @@
 -- except one still under way.
 CREATE TABLE rides (
 	request_id       text   PRIMARY KEY,
+	-- Insertion order: with one consumer thread, the order requests were decided in
+	-- (a checker replays them in this order).
+	seq              bigint GENERATED ALWAYS AS IDENTITY UNIQUE,
 	rider_id         text   NOT NULL,
 	client_id        text   NOT NULL,
 	pickup_lat       double precision NOT NULL CHECK (pickup_lat BETWEEN -90 AND 90),

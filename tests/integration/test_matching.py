@@ -20,6 +20,7 @@ ride-requests and ride-events first) with short offers (5 s) decides:
   no_driver     nobody within reach: no_driver, final
   repeats       the same request again gets the same answer with the same result id;
                 an illegal event (another driver's accept) goes to ride-events.dlq
+  geometry      a driver across the antimeridian, and one next to an H3 pentagon
 """
 import json
 import math
@@ -264,6 +265,33 @@ class Matching(unittest.TestCase):
         self.assertEqual(psql("SELECT count(*) FROM (SELECT driver_id FROM rides WHERE state "
                               "IN ('offered', 'accepted', 'started') GROUP BY driver_id "
                               "HAVING count(*) > 1) x"), "0")
+
+    def test_across_the_antimeridian_and_next_to_a_pentagon(self):
+        """Drivers are found across the 180th meridian and around an H3 pentagon (the
+        res-9 pentagon at the icosahedron's vertex 64.7000001 N 10.5361991 E, where the
+        rings have five neighbours)."""
+        east, west = f"d-{TAG}-east", f"d-{TAG}-west"
+        send("locations", west, {"type": "location", "driver_id": west, "lat": 10.0,
+                                 "lng": -179.9990, "speed_mps": 8.0, "status": "available"})
+        send("locations", east, {"type": "location", "driver_id": east, "lat": 10.0,
+                                 "lng": 179.9900, "speed_mps": 8.0, "status": "available"})
+        pent = f"d-{TAG}-pent"
+        send("locations", pent, {"type": "location", "driver_id": pent, "lat": 64.7050,
+                                 "lng": 10.5450, "speed_mps": 8.0, "status": "available"})
+        time.sleep(1.5)
+
+        def req(rid, lat, lng):
+            body = {"type": "ride_request", "request_id": rid, "rider_id": "rider-x",
+                    "pickup": {"lat": lat, "lng": lng}, "dropoff": {"lat": lat, "lng": lng}}
+            send("ride-requests", rid, body)
+
+        # 160 m west across the meridian beats 1 km east on this side
+        req(f"r-{TAG}-am", 10.0, 179.9995)
+        self.assertEqual(wait_ride(f"r-{TAG}-am", lambda r: r["state"] != "")["driver"], west)
+        # the pickup on the pentagon's centre, the driver 700 m away
+        req(f"r-{TAG}-pent", 64.7000001, 10.5361991)
+        self.assertEqual(wait_ride(f"r-{TAG}-pent", lambda r: r["state"] != "")["driver"],
+                         pent)
 
     def test_repeats_and_illegal_events(self):
         d1 = f"d-{TAG}-r1"

@@ -755,3 +755,30 @@ out:
 	souk_json_destroy(doc);
 	return rc;
 }
+
+int
+mat_eta_flat(double speed_mps, double detour, mat_eta_t **model, char *errstr,
+	     size_t errstr_size)
+{
+	mat_eta_trip_t trips[30];
+	mat_eta_params_t params;
+
+	if (!(speed_mps >= MAT_ETA_MIN_MPS && speed_mps <= MAT_ETA_MAX_MPS) ||
+	    !(detour >= 1 && detour <= MAT_ETA_MAX_DETOUR)) {
+		snprintf(errstr, errstr_size,
+			 "flat model: speed %g m/s must be from %g to %g, detour %g from 1 "
+			 "to %g",
+			 speed_mps, MAT_ETA_MIN_MPS, MAT_ETA_MAX_MPS, detour,
+			 MAT_ETA_MAX_DETOUR);
+		return -1;
+	}
+	mat_eta_params_default(&params);
+	params.min_trips = 30;
+	for (int i = 0; i < 30; i++)
+		trips[i] = (mat_eta_trip_t){.area = 0,
+					    .hour = i % 24,
+					    .straight_m = 1000,
+					    .road_m = 1000 * detour,
+					    .duration_s = 1000 * detour / speed_mps};
+	return mat_eta_fit(trips, 30, &params, model, errstr, errstr_size);
+}

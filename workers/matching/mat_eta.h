@@ -152,6 +152,15 @@ void mat_eta_params_default(mat_eta_params_t *p);
 int mat_eta_fit(const mat_eta_trip_t *trips, size_t n, const mat_eta_params_t *params,
 		mat_eta_t **model, char *errstr, size_t errstr_size);
 
+/*
+ * The model a matching pool uses before any was trained: one speed for every area and
+ * hour (speed_mps, MAT_ETA_MIN_MPS..MAT_ETA_MAX_MPS) and a detour (1..MAT_ETA_MAX_DETOUR),
+ * fitted from 30 identical trips of 1 km so that it carries an id like any fitted
+ * model. Returns 0 with *model, or -1 with errstr naming the bad argument.
+ */
+int mat_eta_flat(double speed_mps, double detour, mat_eta_t **model, char *errstr,
+		 size_t errstr_size);
+
 /* Frees a model; NULL is fine. */
 void mat_eta_destroy(mat_eta_t *model);
 

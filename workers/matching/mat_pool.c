@@ -40,6 +40,8 @@
 #define MAT_POOL_EXPIRE_LIMIT 100 /* expired offers re-offered per tick */
 #define MAT_POOL_SURGE_LIMIT 1000 /* cells per surge pass */
 #define MAT_POOL_MODEL_CHECK_MS 60000
+#define MAT_POOL_FLAT_MPS (30 / 3.6) /* the model before any was trained */
+#define MAT_POOL_FLAT_DETOUR 1.3
 
 const struct souk_config_def mat_pool_config[] = {
     {.name = "matching.res", .type = SOUK_CONFIG_INT, .def = "9", .min = 0, .max = 15,
@@ -361,25 +363,6 @@ mat_pool_owns(const struct mat_pool_state *s, int32_t partition)
 
 /* ---- the ETA model ---------------------------------------------------------------- */
 
-/* The model a pool uses until souk-eta train stored one: 30 trips of 1 km straight,
- * 1.3 km driven at 30 km/h, so every bucket falls back to 8.333 m/s with a detour of
- * 1.3. */
-static int
-mat_pool_default_model(mat_eta_t **model, char *errstr, size_t errstr_size)
-{
-	mat_eta_trip_t trips[30];
-	mat_eta_params_t params;
-
-	mat_eta_params_default(&params);
-	for (int i = 0; i < 30; i++)
-		trips[i] = (mat_eta_trip_t){.area = 0,
-					    .hour = i % 24,
-					    .straight_m = 1000,
-					    .road_m = 1300,
-					    .duration_s = 1300 / (30 / 3.6)};
-	return mat_eta_fit(trips, 30, &params, model, errstr, errstr_size);
-}
-
 /* Loads the newest stored model if it is not the one in use. */
 static int
 mat_pool_load_model(struct mat_pool_state *s, struct souk_pg *pg, char *errstr,
@@ -393,7 +376,10 @@ mat_pool_load_model(struct mat_pool_state *s, struct souk_pg *pg, char *errstr,
 	if (mat_pool_exec(pg, "mat_model", 0, NULL, &res, NULL, errstr, errstr_size))
 		return -1;
 	if (PQntuples(res) == 0) {
-		rc = s->model ? 0 : mat_pool_default_model(&m, errstr, errstr_size);
+		/* until souk-eta train stored one: 30 km/h, detour 1.3 */
+		rc = s->model ? 0
+			      : mat_eta_flat(MAT_POOL_FLAT_MPS, MAT_POOL_FLAT_DETOUR, &m,
+					     errstr, errstr_size);
 	} else if (s->model && !strcmp(mat_eta_id(s->model), PQgetvalue(res, 0, 0))) {
 		rc = 0;
 	} else {
