@@ -87,13 +87,13 @@ CREATE TABLE trips (
 );
 CREATE INDEX trips_completed_at ON trips (completed_at);
 
--- Ride requests per surge cell and minute: the demand every process counts alike.
+-- Ride requests per surge cell and second: the demand every process counts alike.
 -- Rows older than the surge window are purged by the surge timer.
 CREATE TABLE ride_demand (
 	surge_cell text        NOT NULL,
-	minute     timestamptz NOT NULL,
+	second     timestamptz NOT NULL,
 	requests   int         NOT NULL CHECK (requests > 0),
-	PRIMARY KEY (surge_cell, minute)
+	PRIMARY KEY (surge_cell, second)
 );
 
 -- The latest multiplier per surge cell, written by the process that owns the cell

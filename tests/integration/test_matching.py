@@ -21,6 +21,9 @@ ride-requests and ride-events first) with short offers (5 s) decides:
   repeats       the same request again gets the same answer with the same result id;
                 an illegal event (another driver's accept) goes to ride-events.dlq
   geometry      a driver across the antimeridian, and one next to an H3 pentagon
+  surge         12 requests and 1 driver in a cell: its multiplier rises (stored and on
+                the surge topic), a rider arriving then is quoted at it, and it falls
+                back to 1.0 once the 10 s window passes
 """
 import json
 import math
@@ -150,7 +153,9 @@ class Matching(unittest.TestCase):
         cls.worker = subprocess.Popen(
             [os.path.join(BIN, "souk-worker"), "matching", "--group", GROUP,
              "-X", "http.listen=127.0.0.1:0", "-X", f"matching.offer_ttl={TTL_S}s",
-             "-X", "matching.k_max=10"], stderr=cls.log)
+             "-X", "matching.k_max=10", "-X", "matching.surge_window=10s",
+             "-X", "matching.surge_interval=1s", "-X", "matching.surge_half_life=1s"],
+            stderr=cls.log)
         deadline = time.time() + 120
         port = None
         while port is None and time.time() < deadline:
@@ -292,6 +297,44 @@ class Matching(unittest.TestCase):
         req(f"r-{TAG}-pent", 64.7000001, 10.5361991)
         self.assertEqual(wait_ride(f"r-{TAG}-pent", lambda r: r["state"] != "")["driver"],
                          pent)
+
+    def test_surge_rises_in_a_flooded_cell_and_falls_back(self):
+        spot = (-30000, 30000)
+        location(f"d-{TAG}-s1", *spot)
+        time.sleep(1.5)
+        rids = [f"r-{TAG}-s{i}" for i in range(12)]
+        for rid in rids:
+            request(rid, *spot)
+        wait_ride(rids[-1], lambda r: r["state"] != "")
+        cell = psql(f"SELECT surge_cell FROM rides WHERE request_id = '{rids[0]}'")
+
+        def multiplier():
+            m = psql(f"SELECT multiplier FROM surge_cells WHERE surge_cell = '{cell}'")
+            return float(m) if m else 1.0
+
+        deadline = time.time() + 20
+        while multiplier() < 2 and time.time() < deadline:
+            time.sleep(0.2)
+        self.assertGreaterEqual(multiplier(), 2, "12 requests, 1 driver: the cell should surge")
+        # a rider arriving now is quoted at the cell's multiplier
+        location(f"d-{TAG}-s2", *spot)
+        time.sleep(1)
+        request(f"r-{TAG}-s-late", *spot)
+        late = wait_ride(f"r-{TAG}-s-late", lambda r: r["state"] != "")
+        self.assertEqual(late["driver"], f"d-{TAG}-s2")
+        self.assertGreaterEqual(late["surge"], 2.0)
+        # the requests stop: past the 10 s window the target is 1.0 again
+        deadline = time.time() + 40
+        while multiplier() > 1 and time.time() < deadline:
+            time.sleep(0.5)
+        self.assertEqual(multiplier(), 1.0)
+        out = subprocess.run(["kcat", "-C", "-b", BROKERS, "-t", "surge", "-o",
+                              f"s@{START_MS}", "-e", "-q", "-f", "%k %s\n"],
+                             capture_output=True, text=True, check=True, timeout=60).stdout
+        published = [json.loads(x.split(" ", 1)[1])["multiplier"] for x in out.splitlines()
+                     if x.startswith(cell + " ")]
+        self.assertGreaterEqual(max(published), 2.0, published)
+        self.assertEqual(published[-1], 1.0, published)
 
     def test_repeats_and_illegal_events(self):
         d1 = f"d-{TAG}-r1"

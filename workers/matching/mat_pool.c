@@ -88,9 +88,9 @@ const struct souk_config_def mat_pool_config[] = {
     {.name = "matching.surge_window",
      .type = SOUK_CONFIG_DURATION_MS,
      .def = "5m",
-     .min = 60000,
+     .min = 10000,
      .max = 3600000,
-     .help = "the sliding window demand is counted over (whole minutes)"},
+     .help = "the sliding window demand is counted over (whole seconds)"},
     {.name = "matching.surge_interval",
      .type = SOUK_CONFIG_DURATION_MS,
      .def = "5s",
@@ -217,8 +217,8 @@ static const struct {
      "source_event_id FROM rides WHERE request_id = $1",
      1},
     {"mat_demand",
-     "INSERT INTO ride_demand (surge_cell, minute, requests) "
-     "VALUES ($1, date_trunc('minute', now()), 1) ON CONFLICT (surge_cell, minute) "
+     "INSERT INTO ride_demand (surge_cell, second, requests) "
+     "VALUES ($1, date_trunc('second', now()), 1) ON CONFLICT (surge_cell, second) "
      "DO UPDATE SET requests = ride_demand.requests + 1",
      1},
     {"mat_surge_get", "SELECT multiplier FROM surge_cells WHERE surge_cell = $1", 1},
@@ -269,10 +269,10 @@ static const struct {
     {"mat_surge_cells",
      "SELECT c.surge_cell, coalesce(d.demand, 0), coalesce(s.multiplier, 1), "
      "coalesce(floor(extract(epoch FROM s.at) * 1000)::bigint, 0) "
-     "FROM (SELECT surge_cell FROM ride_demand WHERE minute > now() - $1::bigint * "
+     "FROM (SELECT surge_cell FROM ride_demand WHERE second > now() - $1::bigint * "
      "interval '1 millisecond' UNION SELECT surge_cell FROM surge_cells "
      "WHERE multiplier > 1) c LEFT JOIN (SELECT surge_cell, sum(requests) AS demand "
-     "FROM ride_demand WHERE minute > now() - $1::bigint * interval '1 millisecond' "
+     "FROM ride_demand WHERE second > now() - $1::bigint * interval '1 millisecond' "
      "GROUP BY surge_cell) d USING (surge_cell) LEFT JOIN surge_cells s "
      "USING (surge_cell) LIMIT $2",
      2},
@@ -283,8 +283,8 @@ static const struct {
      "demand = EXCLUDED.demand, supply = EXCLUDED.supply, at = EXCLUDED.at",
      5},
     {"mat_demand_purge",
-     "DELETE FROM ride_demand WHERE minute < now() - $1::bigint * "
-     "interval '1 millisecond' - interval '1 minute'",
+     "DELETE FROM ride_demand WHERE second < now() - $1::bigint * "
+     "interval '1 millisecond' - interval '1 second'",
      1},
     {"mat_model", "SELECT id, model FROM eta_models ORDER BY created_at DESC LIMIT 1",
      0},
