@@ -32,7 +32,8 @@ test: stack asan
 	ctest --preset asan --label-regex 'unit|integration'
 
 # Benchmarks print their figure, the baseline measured in the same run and the ratio;
-# .stack/bench/results.jsonl keeps every run.
+# .stack/bench/results.jsonl keeps every run; ops/bench/table writes the newest of each
+# into ops/bench/results.md and results.json.
 bench: stack
 	ops/deps --bench
 	ops/bench/produce
@@ -40,6 +41,7 @@ bench: stack
 	ops/bench/flash-sale
 	ops/bench/payments
 	ops/bench/replay
+	ops/bench/table
 
 # The flash-sale end-to-end scenarios at 100K orders (the default suite runs 10K).
 e2e-full: stack

@@ -11,6 +11,12 @@ bench_topic() {
 		--partitions "$2" --replication-factor 1 >/dev/null
 }
 
+# bench_drop_topic NAME: deletes a topic a benchmark filled (each run writes millions of
+# messages; kept, they would fill the disk run after run).
+bench_drop_topic() {
+	"$SOUK_ROOT/ops/kafka" topics --delete --if-exists --topic "$1" >/dev/null
+}
+
 # bench_high TOPIC: the sum of the partitions' high watermarks (messages ever written).
 # kcat, not the Kafka CLI: a JVM per call would take a core from what is measured.
 bench_high() {
