@@ -41,6 +41,7 @@ bench: stack
 	ops/bench/flash-sale
 	ops/bench/payments
 	ops/bench/replay
+	ops/bench/matching
 	ops/bench/table
 
 # The flash-sale end-to-end scenarios at 100K orders (the default suite runs 10K).

@@ -128,6 +128,11 @@ struct souk_pool {
 	enum souk_pool_status (*tick)(void *state, struct souk_txn *t, char *errstr,
 				      size_t errstr_size);
 	int tick_ms;
+	/* The outbox relay's producer linger.ms, 0 for the producer's default (5 ms,
+	 * for throughput). A pool whose answers someone waits on (a rider) sets it
+	 * lower: the relay publishes a batch and waits for its delivery before the
+	 * next, so each linger adds to the answers' latency. kafka.linger.ms wins. */
+	int relay_linger_ms;
 };
 
 #endif

@@ -109,6 +109,10 @@ struct souk_runtime {
 	char *group;
 	struct souk_kafka_prop props[RT_MAX_PROPS];
 	size_t nprops;
+	/* The relay's: the pool's linger.ms first (when it names one), then props, so
+	 * that a kafka.linger.ms still wins. */
+	struct souk_kafka_prop relay_props[RT_MAX_PROPS + 1];
+	char relay_linger[16];
 	int batch_max, poll_ms;
 	long long commit_ms, backoff_max_ms;
 	struct souk_metrics *metrics;
@@ -920,12 +924,20 @@ souk_runtime_new(const struct souk_pool *pool, const struct souk_config *config,
 	relay = (struct souk_outbox_relay_conf){
 	    .dsn = souk_config_get_string(config, "pg.dsn"),
 	    .brokers = souk_config_get_string(config, "kafka.brokers"),
-	    .props = rt->props,
-	    .nprops = rt->nprops,
+	    .props = rt->relay_props,
+	    .nprops = 0,
 	    .retention_ms =
 		souk_config_get_duration_ms(config, "worker.outbox_retention"),
 	    .metrics = rt->metrics,
 	};
+	if (pool->relay_linger_ms > 0) {
+		snprintf(rt->relay_linger, sizeof(rt->relay_linger), "%d",
+			 pool->relay_linger_ms);
+		rt->relay_props[relay.nprops++] =
+		    (struct souk_kafka_prop){"linger.ms", rt->relay_linger};
+	}
+	for (size_t i = 0; i < rt->nprops; i++)
+		rt->relay_props[relay.nprops++] = rt->props[i];
 	rt->relay = souk_outbox_relay_new(&relay, errstr, errstr_size);
 	if (!rt->relay)
 		goto fail;

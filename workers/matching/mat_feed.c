@@ -450,6 +450,10 @@ mat_feed_kafka(struct mat_feed *f, char *errstr, size_t errstr_size)
 	};
 	char err[512];
 
+	/* Prefetch deep: an index reads every update of the city, and with librdkafka's
+	 * default (100,000 messages queued) the thread waits on fetches; a kafka.* key
+	 * may still set it. */
+	rd_kafka_conf_set(conf, "queued.min.messages", "1000000", NULL, 0);
 	for (size_t i = 0; i < f->nprops; i++)
 		if (rd_kafka_conf_set(conf, f->props[i].name, f->props[i].value, err,
 				      sizeof(err)) != RD_KAFKA_CONF_OK)

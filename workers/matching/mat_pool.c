@@ -173,6 +173,14 @@ struct mat_pool_state {
 	/* The batch's claims and releases, settled in the feed after it. */
 	char (*claims)[SOUK_EVENT_IDENT_SIZE], (*releases)[SOUK_EVENT_IDENT_SIZE];
 	size_t nclaims, nreleases, cap_claims, cap_releases;
+	/* The batch's requests per surge cell, upserted once at its end in cell order:
+	 * two threads then lock ride_demand rows in the same order (no deadlock), one
+	 * statement a batch. */
+	struct mat_pool_demand {
+		char cell[SOUK_EVENT_CELL_SIZE]; /* first: qsort compares it */
+		int64_t requests;
+	} *demand;
+	size_t ndemand, cap_demand;
 	char scratch[SOUK_EVENT_MAX_BYTES + 1];
 	struct souk_metrics_series *requests[3], *offers[3], *events[4], *surge_sent;
 };
@@ -216,11 +224,13 @@ static const struct {
      "coalesce(fare_currency, ''), coalesce(surge, 1), source_partition, source_offset, "
      "source_event_id FROM rides WHERE request_id = $1",
      1},
+    /* $1 cells (sorted), $2 their requests */
     {"mat_demand",
      "INSERT INTO ride_demand (surge_cell, second, requests) "
-     "VALUES ($1, date_trunc('second', now()), 1) ON CONFLICT (surge_cell, second) "
-     "DO UPDATE SET requests = ride_demand.requests + 1",
-     1},
+     "SELECT c, date_trunc('second', now()), n FROM unnest($1::text[], $2::int[]) "
+     "AS d (c, n) ON CONFLICT (surge_cell, second) "
+     "DO UPDATE SET requests = ride_demand.requests + EXCLUDED.requests",
+     2},
     {"mat_surge_get", "SELECT multiplier FROM surge_cells WHERE surge_cell = $1", 1},
     {"mat_claim",
      "INSERT INTO driver_claims (driver_id, request_id) VALUES ($1, $2) "
@@ -276,9 +286,11 @@ static const struct {
      "GROUP BY surge_cell) d USING (surge_cell) LEFT JOIN surge_cells s "
      "USING (surge_cell) LIMIT $2",
      2},
+    /* every cell of a surge pass: $1 cells, $2 multipliers, $3 demand, $4 supply */
     {"mat_surge_put",
      "INSERT INTO surge_cells (surge_cell, multiplier, demand, supply, at) "
-     "VALUES ($1, $2, $3, $4, to_timestamp($5::bigint / 1000.0)) "
+     "SELECT c, m, d, s, to_timestamp($5::bigint / 1000.0) FROM unnest($1::text[], "
+     "$2::float8[], $3::bigint[], $4::bigint[]) AS x (c, m, d, s) "
      "ON CONFLICT (surge_cell) DO UPDATE SET multiplier = EXCLUDED.multiplier, "
      "demand = EXCLUDED.demand, supply = EXCLUDED.supply, at = EXCLUDED.at",
      5},
@@ -610,6 +622,67 @@ mat_pool_find(struct mat_pool_state *s, struct souk_pg *pg, struct mat_pool_ride
 	return 0;
 }
 
+/* One more request in cell this batch. O(cells in the batch). */
+static int
+mat_pool_count_demand(struct mat_pool_state *s, const char *cell)
+{
+	struct mat_pool_demand *d;
+
+	for (size_t i = 0; i < s->ndemand; i++)
+		if (!strcmp(s->demand[i].cell, cell)) {
+			s->demand[i].requests++;
+			return 0;
+		}
+	if (s->ndemand == s->cap_demand) {
+		size_t cap = s->cap_demand ? 2 * s->cap_demand : 16;
+
+		if (!(d = realloc(s->demand, cap * sizeof(*d))))
+			return -1;
+		s->demand = d, s->cap_demand = cap;
+	}
+	d = &s->demand[s->ndemand++];
+	snprintf(d->cell, sizeof(d->cell), "%s", cell);
+	d->requests = 1;
+	return 0;
+}
+
+static int
+mat_pool_demand_cmp(const void *a, const void *b)
+{
+	return strcmp(((const struct mat_pool_demand *)a)->cell,
+		      ((const struct mat_pool_demand *)b)->cell);
+}
+
+/* Writes the batch's demand, cells in sorted order, in one statement. */
+static int
+mat_pool_flush_demand(struct mat_pool_state *s, struct souk_pg *pg, char *errstr,
+		      size_t errstr_size)
+{
+	struct souk_pgarray cells, counts;
+	const char *v[2];
+	int rc = -1;
+
+	if (s->ndemand == 0)
+		return 0;
+	qsort(s->demand, s->ndemand, sizeof(*s->demand), mat_pool_demand_cmp);
+	souk_pgarray_init(&cells);
+	souk_pgarray_init(&counts);
+	for (size_t i = 0; i < s->ndemand; i++) {
+		souk_pgarray_add_str(&cells, s->demand[i].cell);
+		souk_pgarray_add_int(&counts, s->demand[i].requests);
+	}
+	v[0] = souk_pgarray_text(&cells);
+	v[1] = souk_pgarray_text(&counts);
+	if (!v[0] || !v[1])
+		snprintf(errstr, errstr_size, "out of memory");
+	else
+		rc = mat_pool_exec(pg, "mat_demand", 2, v, NULL, NULL, errstr, errstr_size);
+	souk_pgarray_free(&cells);
+	souk_pgarray_free(&counts);
+	s->ndemand = 0;
+	return rc;
+}
+
 /* A request: a ride seen before answers its current decision again; a new one counts
  * its demand, finds and claims a driver, and is written. */
 static int
@@ -647,11 +720,9 @@ mat_pool_request(struct mat_pool_state *s, struct souk_txn *t,
 		h3ToString(cell, hex, sizeof(hex));
 		snprintf(r.surge_cell, sizeof(r.surge_cell), "%.15s", hex);
 	}
-	{
-		const char *v[] = {r.surge_cell};
-
-		if (mat_pool_exec(pg, "mat_demand", 1, v, NULL, NULL, errstr, errstr_size))
-			return -1;
+	if (mat_pool_count_demand(s, r.surge_cell)) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return -1;
 	}
 	if (mat_pool_find(s, pg, &r, &distance_m, errstr, errstr_size))
 		return -1;
@@ -1044,9 +1115,21 @@ mat_pool_close(void *state)
 		return;
 	mat_feed_release(s->feed);
 	mat_eta_destroy(s->model);
+	free(s->demand);
 	free(s->claims);
 	free(s->releases);
 	free(s);
+}
+
+/* What a failed statement means for the batch: a deadlock or a serialization failure
+ * (SQLSTATE class 40) or no SQLSTATE at all (the connection) is worth a retry; any
+ * other error is an event's, found by running the events one by one. */
+static enum souk_pool_status
+mat_pool_failure(struct souk_pg *pg)
+{
+	const char *state = souk_pg_sqlstate(pg);
+
+	return !state[0] || !strncmp(state, "40", 2) ? SOUK_POOL_RETRY : SOUK_POOL_FAIL;
 }
 
 static enum souk_pool_status
@@ -1055,6 +1138,7 @@ mat_pool_apply(void *state, struct souk_txn *t, struct souk_pool_event *events, 
 {
 	struct mat_pool_state *s = state;
 
+	s->ndemand = 0; /* a batch run again starts over */
 	for (size_t i = 0; i < n; i++) {
 		struct souk_pool_event *e = &events[i];
 		int rc;
@@ -1077,10 +1161,11 @@ mat_pool_apply(void *state, struct souk_txn *t, struct souk_pool_event *events, 
 			return SOUK_POOL_RETRY;
 		}
 		if (rc)
-			return souk_pg_sqlstate(souk_txn_pg(t))[0] ? SOUK_POOL_FAIL
-								    : SOUK_POOL_RETRY;
+			return mat_pool_failure(souk_txn_pg(t));
 	}
-	return SOUK_POOL_OK;
+	return mat_pool_flush_demand(s, souk_txn_pg(t), errstr, errstr_size)
+		   ? mat_pool_failure(souk_txn_pg(t))
+		   : SOUK_POOL_OK;
 }
 
 static void
@@ -1198,76 +1283,107 @@ mat_pool_supply(struct mat_pool_state *s, H3Index cell, int64_t now)
 	return supply;
 }
 
-/* The surge of the cells this thread owns: moved toward their targets, stored and
- * published; old demand purged. */
+/* Sends cell's multiplier (in tenths, as quoted) on the surge topic. */
+static int
+mat_pool_emit_surge(struct mat_pool_state *s, struct souk_txn *t, const char *cell,
+		    int32_t owner, double multiplier, int64_t demand, int64_t supply,
+		    int64_t now, char *errstr, size_t errstr_size)
+{
+	souk_event_t ev = {.type = SOUK_EVENT_TYPE_SURGE, .version = SOUK_EVENT_VERSION};
+	/* made by the timer: the owner's partition, no source message */
+	struct souk_pool_event src = {.topic = MAT_POOL_REQUESTS,
+				      .partition = owner,
+				      .offset = -1};
+	char why[256];
+	size_t len;
+
+	snprintf(ev.surge.cell, sizeof(ev.surge.cell), "%s", cell);
+	ev.surge.multiplier = mat_surge_tenths(multiplier) / 10.0;
+	ev.surge.demand = demand;
+	ev.surge.supply = supply;
+	ev.surge.window_s = s->surge_window_ms / 1000;
+	/* one id per cell and instant: a re-sent row keeps it */
+	souk_uuid_derive("souk-surge", cell, (unsigned long)now, ev.event_id);
+	souk_event_ts_now(ev.ts);
+	snprintf(ev.client_id, sizeof(ev.client_id), "matching");
+	if (souk_event_encode(&ev, s->scratch, sizeof(s->scratch), &len, why,
+			      sizeof(why))) {
+		snprintf(errstr, errstr_size, "could not encode the surge of %s: %s", cell,
+			 why);
+		return -1;
+	}
+	if (souk_txn_emit(t, &src, MAT_POOL_SURGE, cell, s->scratch, len, ev.event_id)) {
+		snprintf(errstr, errstr_size, "out of memory");
+		return -1;
+	}
+	souk_metrics_counter_add(s->surge_sent, 1);
+	return 0;
+}
+
+/* The surge of the cells this thread owns: moved toward their targets and stored (one
+ * statement), published when the quoted multiplier (tenths) changed or the cell is
+ * new; old demand purged. */
 static int
 mat_pool_surge(struct mat_pool_state *s, struct souk_txn *t, char *errstr,
 	       size_t errstr_size)
 {
 	struct souk_pg *pg = souk_txn_pg(t);
-	char window[24], limit[16];
+	struct souk_pgarray cells, mults, demands, supplies;
+	char window[24], limit[16], at[24];
 	const char *v[] = {window, limit};
 	int64_t now = mat_pool_now_ms();
 	PGresult *res = NULL;
+	size_t n = 0;
 	int rc = -1;
 
+	souk_pgarray_init(&cells);
+	souk_pgarray_init(&mults);
+	souk_pgarray_init(&demands);
+	souk_pgarray_init(&supplies);
 	snprintf(window, sizeof(window), "%" PRId64, s->surge_window_ms);
 	snprintf(limit, sizeof(limit), "%d", MAT_POOL_SURGE_LIMIT);
 	if (mat_pool_exec(pg, "mat_surge_cells", 2, v, &res, NULL, errstr, errstr_size))
-		return -1;
+		goto out;
 	for (int i = 0; i < PQntuples(res); i++) {
 		const char *cell = PQgetvalue(res, i, 0);
 		int32_t owner = mat_pool_cell_owner(cell, s->nreq_partitions);
 		int64_t demand = strtoll(PQgetvalue(res, i, 1), NULL, 10), supply;
 		mat_surge_state_t st = {strtod(PQgetvalue(res, i, 2), NULL),
 					strtoll(PQgetvalue(res, i, 3), NULL, 10)};
-		souk_event_t ev = {.type = SOUK_EVENT_TYPE_SURGE,
-				   .version = SOUK_EVENT_VERSION};
-		struct souk_pool_event src = {.topic = MAT_POOL_REQUESTS,
-					      .partition = owner,
-					      .offset = -1};
-		char n[4][32], why[256];
+		int before = mat_surge_tenths(st.multiplier);
+		bool fresh = st.at_ms == 0;
+		char m[32];
 		H3Index h;
-		size_t len;
 
 		if (!mat_pool_owns(s, owner) || stringToH3(cell, &h) != E_SUCCESS)
 			continue;
 		supply = mat_pool_supply(s, h, now);
-		if (st.at_ms == 0)
+		if (fresh)
 			mat_surge_state_init(&st, now);
 		mat_surge_update(&s->surge, &st, demand, supply, now);
-		snprintf(n[0], sizeof(n[0]), "%.4f", st.multiplier);
-		snprintf(n[1], sizeof(n[1]), "%" PRId64, demand);
-		snprintf(n[2], sizeof(n[2]), "%" PRId64, supply);
-		snprintf(n[3], sizeof(n[3]), "%" PRId64, now);
-		{
-			const char *p[] = {cell, n[0], n[1], n[2], n[3]};
-
-			if (mat_pool_exec(pg, "mat_surge_put", 5, p, NULL, NULL, errstr,
-					  errstr_size))
-				goto out;
-		}
-		snprintf(ev.surge.cell, sizeof(ev.surge.cell), "%s", cell);
-		ev.surge.multiplier = mat_surge_tenths(st.multiplier) / 10.0;
-		ev.surge.demand = demand;
-		ev.surge.supply = supply;
-		ev.surge.window_s = s->surge_window_ms / 1000;
-		/* one id per cell and instant: a re-sent row keeps it */
-		souk_uuid_derive("souk-surge", cell, (unsigned long)now, ev.event_id);
-		souk_event_ts_now(ev.ts);
-		snprintf(ev.client_id, sizeof(ev.client_id), "matching");
-		if (souk_event_encode(&ev, s->scratch, sizeof(s->scratch), &len, why,
-				      sizeof(why))) {
-			snprintf(errstr, errstr_size, "could not encode the surge of %s: %s",
-				 cell, why);
+		snprintf(m, sizeof(m), "%.4f", st.multiplier);
+		souk_pgarray_add_str(&cells, cell);
+		souk_pgarray_add_str(&mults, m);
+		souk_pgarray_add_int(&demands, demand);
+		souk_pgarray_add_int(&supplies, supply);
+		n++;
+		if ((fresh || mat_surge_tenths(st.multiplier) != before) &&
+		    mat_pool_emit_surge(s, t, cell, owner, st.multiplier, demand, supply, now,
+					errstr, errstr_size))
 			goto out;
-		}
-		if (souk_txn_emit(t, &src, MAT_POOL_SURGE, cell, s->scratch, len,
-				  ev.event_id)) {
+	}
+	snprintf(at, sizeof(at), "%" PRId64, now);
+	if (n) {
+		const char *p[] = {souk_pgarray_text(&cells), souk_pgarray_text(&mults),
+				   souk_pgarray_text(&demands), souk_pgarray_text(&supplies),
+				   at};
+
+		if (!p[0] || !p[1] || !p[2] || !p[3]) {
 			snprintf(errstr, errstr_size, "out of memory");
 			goto out;
 		}
-		souk_metrics_counter_add(s->surge_sent, 1);
+		if (mat_pool_exec(pg, "mat_surge_put", 5, p, NULL, NULL, errstr, errstr_size))
+			goto out;
 	}
 	/* one thread purges: the owner of partition 0 */
 	rc = mat_pool_owns(s, 0) ? mat_pool_exec(pg, "mat_demand_purge", 1, v, NULL, NULL,
@@ -1275,6 +1391,10 @@ mat_pool_surge(struct mat_pool_state *s, struct souk_txn *t, char *errstr,
 				 : 0;
 out:
 	PQclear(res);
+	souk_pgarray_free(&cells);
+	souk_pgarray_free(&mults);
+	souk_pgarray_free(&demands);
+	souk_pgarray_free(&supplies);
 	return rc;
 }
 
@@ -1316,4 +1436,5 @@ const struct souk_pool mat_pool = {
     .revoked = mat_pool_revoked,
     .tick = mat_pool_tick,
     .tick_ms = MAT_POOL_TICK_MS,
+    .relay_linger_ms = 1, /* a rider waits for the match */
 };
