@@ -165,6 +165,40 @@ verify_on_source(const rd_kafka_message_t *m, const char *result_id, void *opaqu
 	return verify_key(v, key) ? 0 : -1;
 }
 
+/* An answer to k under result_id: every answer must carry the first one's id. */
+static void
+verify_answer(struct verify_key *k, const char *result_id)
+{
+	if (!k->result_id[0])
+		snprintf(k->result_id, sizeof(k->result_id), "%s", result_id);
+	else if (strcmp(k->result_id, result_id))
+		k->split = true;
+}
+
+/* Runs statement name over the keys [first, first + VERIFY_CHUNK) as a text array
+ * ($1) into *res. Returns 0, or -1 with v->errstr. */
+static int
+verify_exec_keys(struct verify *v, const char *name, size_t first, size_t end,
+		 PGresult **res)
+{
+	struct souk_pgarray ids;
+	const char *p[1];
+	int rc = -1;
+
+	souk_pgarray_init(&ids);
+	for (size_t i = first; i < end && i < first + VERIFY_CHUNK; i++)
+		souk_pgarray_add_str(&ids, v->keys[i]->id);
+	if (!(p[0] = souk_pgarray_text(&ids)))
+		snprintf(v->errstr, sizeof(v->errstr), "out of memory");
+	else
+		rc = souk_pg_exec_prepared(v->pg, name, 1, p, res, v->errstr,
+					   sizeof(v->errstr))
+			 ? -1
+			 : 0;
+	souk_pgarray_free(&ids);
+	return rc;
+}
+
 /* An answer keyed by the business key: its result id must be the key's one. */
 static int
 verify_on_answer(const rd_kafka_message_t *m, const char *result_id, void *opaque)
@@ -179,10 +213,7 @@ verify_on_answer(const rd_kafka_message_t *m, const char *result_id, void *opaqu
 	id[m->key_len] = '\0';
 	if (!(k = souk_map_get(v->by_id, id)))
 		return 0; /* an answer to a message before the window */
-	if (!k->result_id[0])
-		snprintf(k->result_id, sizeof(k->result_id), "%s", result_id);
-	else if (strcmp(k->result_id, result_id))
-		k->split = true;
+	verify_answer(k, result_id);
 	return 0;
 }
 
@@ -205,18 +236,8 @@ verify_orders(struct verify *v)
 		return -1;
 	/* the rows of the keys, a chunk at a time */
 	for (size_t first = 0; first < v->nkeys; first += VERIFY_CHUNK) {
-		struct souk_pgarray ids;
-		const char *p[1];
-
-		souk_pgarray_init(&ids);
-		for (size_t i = first; i < v->nkeys && i < first + VERIFY_CHUNK; i++)
-			souk_pgarray_add_str(&ids, v->keys[i]->id);
-		p[0] = souk_pgarray_text(&ids);
-		if (!p[0] || souk_pg_exec_prepared(v->pg, "orders", 1, p, &res, v->errstr,
-						   sizeof(v->errstr))) {
-			souk_pgarray_free(&ids);
+		if (verify_exec_keys(v, "orders", first, v->nkeys, &res))
 			return -1;
-		}
 		for (int r = 0; r < PQntuples(res); r++) {
 			struct verify_key *k =
 			    souk_map_get(v->by_id, PQgetvalue(res, r, 0));
@@ -231,7 +252,6 @@ verify_orders(struct verify *v)
 		}
 		PQclear(res);
 		res = NULL;
-		souk_pgarray_free(&ids);
 	}
 	for (size_t i = 0; i < v->nkeys; i++) {
 		const struct verify_key *k = v->keys[i];
@@ -294,10 +314,7 @@ verify_on_match(const rd_kafka_message_t *m, const char *result_id, void *opaque
 		return -1;
 	((struct verify_key *)souk_map_get(v->by_id, ev.ride_match.request_id))->decided =
 	    true;
-	if (!k->result_id[0])
-		snprintf(k->result_id, sizeof(k->result_id), "%s", result_id);
-	else if (strcmp(k->result_id, result_id))
-		k->split = true;
+	verify_answer(k, result_id);
 	return 0;
 }
 
@@ -318,23 +335,12 @@ verify_rides(struct verify *v)
 			      &matches, v->errstr, sizeof(v->errstr)))
 		return -1;
 	for (size_t first = 0; first < nrequests; first += VERIFY_CHUNK) {
-		struct souk_pgarray ids;
-		const char *p[1];
-
-		souk_pgarray_init(&ids);
-		for (size_t i = first; i < nrequests && i < first + VERIFY_CHUNK; i++)
-			souk_pgarray_add_str(&ids, v->keys[i]->id);
-		p[0] = souk_pgarray_text(&ids);
-		if (!p[0] || souk_pg_exec_prepared(v->pg, "rides", 1, p, &res, v->errstr,
-						   sizeof(v->errstr))) {
-			souk_pgarray_free(&ids);
+		if (verify_exec_keys(v, "rides", first, nrequests, &res))
 			return -1;
-		}
 		rides += strtoll(PQgetvalue(res, 0, 0), NULL, 10);
 		open += strtoll(PQgetvalue(res, 0, 1), NULL, 10);
 		PQclear(res);
 		res = NULL;
-		souk_pgarray_free(&ids);
 	}
 	requests = (int64_t)nrequests;
 	v->lost += requests - rides;
