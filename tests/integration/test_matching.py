@@ -139,6 +139,15 @@ def matches(rid):
     return found
 
 
+def wait_matches(rid, n, timeout=30):
+    """The ride_match messages of rid once there are n (the relay publishes after the
+    commit, so a ride's row comes first)."""
+    deadline = time.time() + timeout
+    while len(m := matches(rid)) < n and time.time() < deadline:
+        time.sleep(0.2)
+    return m
+
+
 START_MS = int(time.time() * 1000)
 
 
@@ -210,7 +219,7 @@ class Matching(unittest.TestCase):
         self.assertEqual(r["surge"], 1.0)
         self.assertGreater(r["fare"], 0)
         self.assertGreater(r["eta"], 0)
-        m = matches(rid)
+        m = wait_matches(rid, 1)
         self.assertEqual(len(m), 1, m)
         self.assertEqual((m[0][1]["status"], m[0][1]["driver_id"], m[0][1]["source_event_id"]),
                          ("matched", d(1), req["event_id"]))
@@ -235,7 +244,7 @@ class Matching(unittest.TestCase):
         self.assertEqual(psql(f"SELECT driver_id FROM trips WHERE request_id = '{rid}'"), d(3))
         self.assertEqual(psql(f"SELECT count(*) FROM driver_claims WHERE request_id = '{rid}'"),
                          "0")
-        self.assertEqual(len(matches(rid)), 3)
+        self.assertEqual(len(wait_matches(rid, 3)), 3)
 
         # d3 is free again: a request at d3's spot gets them (d1 and d2 are free too,
         # but farther)
@@ -264,7 +273,7 @@ class Matching(unittest.TestCase):
         request(r3, far[0], far[1] + 80)  # both drivers are claimed now
         c = wait_ride(r3, lambda r: r["state"] == "no_driver")
         self.assertEqual((c["driver"], c["offers"]), ("", 0))
-        m = matches(r3)
+        m = wait_matches(r3, 1)
         self.assertEqual([x[1]["status"] for x in m], ["no_driver"])
         # nobody holds two open rides (brute force over the table)
         self.assertEqual(psql("SELECT count(*) FROM (SELECT driver_id FROM rides WHERE state "
@@ -344,9 +353,7 @@ class Matching(unittest.TestCase):
         first = request(rid, -20000, -20000)
         wait_ride(rid, lambda r: r["state"] == "offered")
         request(rid, -20000, -20000)  # a client retry: another event, the same request
-        deadline = time.time() + 20
-        while len(m := matches(rid)) < 2 and time.time() < deadline:
-            time.sleep(0.2)
+        m = wait_matches(rid, 2)
         self.assertEqual(len(m), 2, m)
         self.assertEqual(m[0][0], m[1][0])  # the same result id
         self.assertEqual(m[0][1]["source_event_id"], first["event_id"])
