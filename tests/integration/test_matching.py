@@ -3,7 +3,7 @@
 
 Drivers of this run's own are placed around a pickup at a random spot (so earlier runs'
 drivers, stale by now, are elsewhere); a worker of its own group (moved to the end of
-ride-requests and ride-events first) with short offers (5 s) decides:
+ride-requests and ride-events first) with short offers (8 s) decides:
 
   best ETA      the nearest available, fresh, unclaimed driver is offered; a closer one
                 that is busy, offline or stale (its last location 2 minutes old) is not;
@@ -46,7 +46,7 @@ GROUP = f"souk-matching-test-{TAG}"
 RNG = random.Random(TAG)
 # a spot of this run's own: nothing but this run's drivers within reach
 BASE = (RNG.uniform(-50, 50), RNG.uniform(-150, 150))
-TTL_S = 5
+TTL_S = 8
 
 
 def psql(sql):
