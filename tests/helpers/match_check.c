@@ -34,6 +34,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "mat_eta.h"
+#include "mat_feed.h"
 #include "mat_geo.h"
 #include "mat_index.h"
 #include "souk_event.h"
@@ -72,7 +73,8 @@ struct check_best {
 	double eta;
 	char driver[SOUK_EVENT_IDENT_SIZE];
 	size_t candidates;
-	const char *offered; /* the ride's driver, and its ETA when a candidate (-1 not) */
+	const char
+	    *offered; /* the ride's driver, and its ETA when a candidate (-1 not) */
 	double offered_eta;
 };
 
@@ -92,13 +94,14 @@ check_rides(const char *dsn, const char *prefix, struct check_ride **out, size_t
 	const char *v[] = {prefix};
 	PGresult *res = NULL;
 
-	if (!pg || souk_pg_prepare(pg, "rides",
-				   "SELECT request_id, state, coalesce(driver_id, ''), "
-				   "pickup_lat, pickup_lng, coalesce(eta_s, 0), "
-				   "floor(extract(epoch FROM created_at) * 1000)::bigint, "
-				   "array_to_string(index_offsets, ','), coalesce(model_id, '') "
-				   "FROM rides WHERE request_id LIKE $1 || '%' ORDER BY seq",
-				   1, errstr, sizeof(errstr)) ||
+	if (!pg ||
+	    souk_pg_prepare(pg, "rides",
+			    "SELECT request_id, state, coalesce(driver_id, ''), "
+			    "pickup_lat, pickup_lng, coalesce(eta_s, 0), "
+			    "floor(extract(epoch FROM created_at) * 1000)::bigint, "
+			    "array_to_string(index_offsets, ','), coalesce(model_id, '') "
+			    "FROM rides WHERE request_id LIKE $1 || '%' ORDER BY seq",
+			    1, errstr, sizeof(errstr)) ||
 	    souk_pg_exec_prepared(pg, "rides", 1, v, &res, errstr, sizeof(errstr))) {
 		souk_pg_destroy(pg);
 		return check_die(errstr);
@@ -137,21 +140,21 @@ check_model(const char *dsn, const char *id, mat_eta_t **model)
 	int rc;
 
 	if (!pg ||
-	    souk_pg_prepare(pg, "m", "SELECT model FROM eta_models WHERE id = $1", 1, errstr,
-			    sizeof(errstr)) ||
+	    souk_pg_prepare(pg, "m", "SELECT model FROM eta_models WHERE id = $1", 1,
+			    errstr, sizeof(errstr)) ||
 	    souk_pg_exec_prepared(pg, "m", 1, v, &res, errstr, sizeof(errstr))) {
 		souk_pg_destroy(pg);
 		return check_die(errstr);
 	}
 	rc = PQntuples(res)
-		 ? mat_eta_decode(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0), model,
-				  errstr, sizeof(errstr))
+		 ? mat_eta_decode(PQgetvalue(res, 0, 0), (size_t)PQgetlength(res, 0, 0),
+				  model, errstr, sizeof(errstr))
 		 : mat_eta_flat(30 / 3.6, 1.3, model, errstr, sizeof(errstr));
 	PQclear(res);
 	souk_pg_destroy(pg);
 	if (rc == 0 && strcmp(mat_eta_id(*model), id)) {
-		snprintf(errstr, sizeof(errstr), "model %s is not stored and not the flat one",
-			 id);
+		snprintf(errstr, sizeof(errstr),
+			 "model %s is not stored and not the flat one", id);
 		return check_die(errstr);
 	}
 	return rc ? check_die(errstr) : 0;
@@ -165,18 +168,19 @@ check_candidate(const mat_index_driver_t *d, void *opaque)
 	double eta;
 	int64_t k;
 
-	if (!mat_index_offerable(b->idx, d, b->now_ms) || souk_map_get(b->claimed, d->id) ||
+	if (!mat_index_offerable(b->idx, d, b->now_ms) ||
+	    souk_map_get(b->claimed, d->id) ||
 	    gridDistance(b->origin, d->cell, &k) != E_SUCCESS || k > CHECK_K_MAX)
 		return;
-	if (mat_eta_predict(b->model, b->area, b->hour,
-			    mat_geo_distance_m(d->pos, b->pickup),
-			    mat_index_hint(b->idx, d->cell, b->now_ms, &hint) ? &hint : NULL,
-			    &eta))
+	if (mat_eta_predict(
+		b->model, b->area, b->hour, mat_geo_distance_m(d->pos, b->pickup),
+		mat_index_hint(b->idx, d->cell, b->now_ms, &hint) ? &hint : NULL, &eta))
 		return;
 	b->candidates++;
 	if (!strcmp(d->id, b->offered))
 		b->offered_eta = eta;
-	if (!b->driver[0] || eta < b->eta || (eta == b->eta && strcmp(d->id, b->driver) < 0)) {
+	if (!b->driver[0] || eta < b->eta ||
+	    (eta == b->eta && strcmp(d->id, b->driver) < 0)) {
 		b->eta = eta;
 		snprintf(b->driver, sizeof(b->driver), "%s", d->id);
 	}
@@ -189,12 +193,14 @@ check_rank(struct check_best *b)
 	int64_t max = 0;
 	H3Index *disk;
 
-	if (maxGridDiskSize(CHECK_K_MAX, &max) || !(disk = calloc((size_t)max, sizeof(*disk))))
+	if (maxGridDiskSize(CHECK_K_MAX, &max) ||
+	    !(disk = calloc((size_t)max, sizeof(*disk))))
 		return;
 	if (gridDisk(b->origin, CHECK_K_MAX, disk) == E_SUCCESS)
 		for (int64_t i = 0; i < max; i++)
 			if (disk[i])
-				mat_index_cell_drivers(b->idx, disk[i], check_candidate, b);
+				mat_index_cell_drivers(b->idx, disk[i], check_candidate,
+						       b);
 	free(disk);
 }
 
@@ -211,7 +217,8 @@ main(int argc, char **argv)
 	mat_eta_t *model = NULL;
 	struct souk_map *claimed = souk_map_new();
 	rd_kafka_conf_t *conf = rd_kafka_conf_new();
-	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(CHECK_PARTS);
+	rd_kafka_topic_partition_list_t *list =
+	    rd_kafka_topic_partition_list_new(CHECK_PARTS);
 	rd_kafka_t *rk;
 	char *save = NULL;
 	int rc;
@@ -225,7 +232,8 @@ main(int argc, char **argv)
 	if (nrides == 0)
 		return check_die("no rides");
 	for (size_t i = 0; i < nrides && !model; i++)
-		if (rides[i].model[0] && (rc = check_model(argv[2], rides[i].model, &model)))
+		if (rides[i].model[0] &&
+		    (rc = check_model(argv[2], rides[i].model, &model)))
 			return rc;
 	if (!model && mat_eta_flat(30 / 3.6, 1.3, &model, errstr, sizeof(errstr)))
 		return check_die(errstr);
@@ -264,18 +272,16 @@ main(int argc, char **argv)
 			return check_die("no message from locations in 10 s");
 		if (!m->err && m->partition < CHECK_PARTS) {
 			souk_event_t ev;
-			souk_event_error_t err;
-			int64_t ts;
+			mat_index_update_t u;
 			struct check_msgs *q = &msgs[m->partition];
 
 			next[m->partition] = m->offset + 1;
-			if (souk_event_decode(m->payload, m->len, &ev, &err) == SOUK_EVENT_OK &&
-			    ev.type == SOUK_EVENT_TYPE_LOCATION &&
-			    souk_event_ts_ms(ev.ts, &ts) == 0) {
+			if (mat_feed_decode(m, &ev, &u) == 0) {
 				if (q->n == q->cap) {
 					q->cap = q->cap ? 2 * q->cap : 1024;
 					q->v = realloc(q->v, q->cap * sizeof(*q->v));
-					q->ids = realloc(q->ids, q->cap * sizeof(*q->ids));
+					q->ids =
+					    realloc(q->ids, q->cap * sizeof(*q->ids));
 					if (!q->v || !q->ids)
 						return check_die("out of memory");
 					for (size_t j = 0; j < q->n; j++) /* ids moved */
@@ -283,38 +289,36 @@ main(int argc, char **argv)
 				}
 				size_t k = q->n++;
 
-				snprintf(q->ids[k], sizeof(q->ids[0]), "%s", ev.location.driver_id);
-				q->v[k] = (mat_index_update_t){
-				    .driver_id = q->ids[k],
-				    .pos = {ev.location.lat, ev.location.lng},
-				    .speed_mps = ev.location.speed_mps,
-				    .status = ev.location.status == SOUK_EVENT_DRIVER_AVAILABLE
-						  ? MAT_INDEX_AVAILABLE
-					      : ev.location.status == SOUK_EVENT_DRIVER_BUSY
-						  ? MAT_INDEX_BUSY
-						  : MAT_INDEX_OFFLINE,
-				    .ts_ms = ts,
-				    .partition = m->partition,
-				    .offset = m->offset};
+				snprintf(q->ids[k], sizeof(q->ids[0]), "%s", u.driver_id);
+				u.driver_id = q->ids[k];
+				q->v[k] = u;
 			}
 		}
 		rd_kafka_message_destroy(m);
 	}
 	for (size_t i = 0; i < nrides; i++) {
 		struct check_ride *r = &rides[i];
-		struct check_best b = {.idx = idx, .model = model, .claimed = claimed,
-				       .pickup = r->pickup, .now_ms = r->created_ms,
+		struct check_best b = {.idx = idx,
+				       .model = model,
+				       .claimed = claimed,
+				       .pickup = r->pickup,
+				       .now_ms = r->created_ms,
 				       .hour = (int)((r->created_ms / 3600000) % 24),
-				       .offered = r->driver, .offered_eta = -1};
+				       .offered = r->driver,
+				       .offered_eta = -1};
 		H3Index area;
 
 		/* the index as the ride saw it: every partition up to its offsets */
 		for (size_t p = 0; p < r->noffsets; p++)
-			for (; applied[p] < msgs[p].n && msgs[p].v[applied[p]].offset < r->offsets[p];
+			for (; applied[p] < msgs[p].n &&
+			       msgs[p].v[applied[p]].offset < r->offsets[p];
 			     applied[p]++)
-				mat_index_apply(idx, &msgs[p].v[applied[p]], errstr, sizeof(errstr));
-		if (mat_geo_cell(r->pickup, CHECK_RES, &b.origin, errstr, sizeof(errstr)) ||
-		    mat_geo_cell(r->pickup, CHECK_AREA_RES, &area, errstr, sizeof(errstr)))
+				mat_index_apply(idx, &msgs[p].v[applied[p]], errstr,
+						sizeof(errstr));
+		if (mat_geo_cell(r->pickup, CHECK_RES, &b.origin, errstr,
+				 sizeof(errstr)) ||
+		    mat_geo_cell(r->pickup, CHECK_AREA_RES, &area, errstr,
+				 sizeof(errstr)))
 			return check_die(errstr);
 		b.area = (int64_t)area;
 		check_rank(&b);
@@ -323,8 +327,8 @@ main(int argc, char **argv)
 			if (b.candidates == 0) {
 				agree++;
 			} else if (disagree++ < 10) {
-				printf("%s: no_driver, but %s had an ETA of %.0f s\n", r->id,
-				       b.driver, b.eta);
+				printf("%s: no_driver, but %s had an ETA of %.0f s\n",
+				       r->id, b.driver, b.eta);
 			}
 			continue;
 		}
@@ -332,14 +336,16 @@ main(int argc, char **argv)
 			agree++;
 		} else if (b.offered_eta >= 0 && b.offered_eta <= b.eta * 1.05 + 1) {
 			if (near++ < 5)
-				printf("near: %s offered %s (%.1f s here), the best here %s "
-				       "(%.1f s)\n",
-				       r->id, r->driver, b.offered_eta, b.driver, b.eta);
+				printf(
+				    "near: %s offered %s (%.1f s here), the best here %s "
+				    "(%.1f s)\n",
+				    r->id, r->driver, b.offered_eta, b.driver, b.eta);
 		} else if (disagree++ < 10) {
-			printf("%s: offered %s (ETA %" PRId64 " s), the best is %s (%.1f s), "
+			printf("%s: offered %s (ETA %" PRId64
+			       " s), the best is %s (%.1f s), "
 			       "%zu candidates\n",
-			       r->id, r->driver, r->eta_s, b.driver[0] ? b.driver : "nobody",
-			       b.eta, b.candidates);
+			       r->id, r->driver, r->eta_s,
+			       b.driver[0] ? b.driver : "nobody", b.eta, b.candidates);
 		}
 		if (r->driver[0] && !souk_map_get(claimed, r->driver))
 			souk_map_put(claimed, r->driver, r->driver);

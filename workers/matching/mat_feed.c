@@ -17,7 +17,7 @@
 #include "souk_log.h"
 #include "souk_pg.h"
 
-#define MAT_FEED_BATCH 512	   /* messages taken from Kafka and applied per lock */
+#define MAT_FEED_BATCH 512	  /* messages taken from Kafka and applied per lock */
 #define MAT_FEED_TIMEOUT_MS 10000 /* one metadata or offsets request */
 #define MAT_FEED_PG_CONNECT_MS 5000
 
@@ -252,12 +252,14 @@ mat_feed_assign(struct mat_feed *f, char *errstr, size_t errstr_size)
 		if (souk_kafka_watermarks(f->rk, MAT_FEED_TOPIC, p, &low, &f->target[p],
 					  MAT_FEED_TIMEOUT_MS, errstr, errstr_size))
 			goto out;
-		rd_kafka_topic_partition_list_add(list, MAT_FEED_TOPIC, p)->offset = since;
+		rd_kafka_topic_partition_list_add(list, MAT_FEED_TOPIC, p)->offset =
+		    since;
 	}
 	err = rd_kafka_offsets_for_times(f->rk, list, MAT_FEED_TIMEOUT_MS);
 	if (err) {
-		snprintf(errstr, errstr_size, "could not find the offsets of %s at %lld: %s",
-			 MAT_FEED_TOPIC, (long long)since, rd_kafka_err2str(err));
+		snprintf(errstr, errstr_size,
+			 "could not find the offsets of %s at %lld: %s", MAT_FEED_TOPIC,
+			 (long long)since, rd_kafka_err2str(err));
 		goto out;
 	}
 	/* Nothing that recent: from the high watermark read above, an offset and not
@@ -283,6 +285,30 @@ out:
 	return rc;
 }
 
+int
+mat_feed_decode(const rd_kafka_message_t *m, souk_event_t *ev, mat_index_update_t *u)
+{
+	souk_event_error_t err;
+	int64_t ts_ms;
+
+	if (souk_event_decode(m->payload, m->len, ev, &err) != SOUK_EVENT_OK ||
+	    ev->type != SOUK_EVENT_TYPE_LOCATION || souk_event_ts_ms(ev->ts, &ts_ms))
+		return -1;
+	*u = (mat_index_update_t){
+	    .driver_id = ev->location.driver_id,
+	    .pos = {ev->location.lat, ev->location.lng},
+	    .speed_mps = ev->location.speed_mps,
+	    .status = ev->location.status == SOUK_EVENT_DRIVER_AVAILABLE
+			  ? MAT_INDEX_AVAILABLE
+		      : ev->location.status == SOUK_EVENT_DRIVER_BUSY ? MAT_INDEX_BUSY
+								      : MAT_INDEX_OFFLINE,
+	    .ts_ms = ts_ms,
+	    .partition = m->partition,
+	    .offset = m->offset,
+	};
+	return 0;
+}
+
 /* Applies msgs[0..n) under one write lock. */
 static void
 mat_feed_apply(struct mat_feed *f, rd_kafka_message_t **msgs, size_t n)
@@ -291,30 +317,15 @@ mat_feed_apply(struct mat_feed *f, rd_kafka_message_t **msgs, size_t n)
 	for (size_t i = 0; i < n; i++) {
 		rd_kafka_message_t *m = msgs[i];
 		souk_event_t ev;
-		souk_event_error_t err;
 		mat_index_update_t u;
 		char why[256];
-		int64_t ts_ms;
 
 		if (m->err)
 			continue;
-		if (souk_event_decode(m->payload, m->len, &ev, &err) != SOUK_EVENT_OK ||
-		    ev.type != SOUK_EVENT_TYPE_LOCATION ||
-		    souk_event_ts_ms(ev.ts, &ts_ms)) {
+		if (mat_feed_decode(m, &ev, &u)) {
 			atomic_fetch_add(&f->invalid, 1);
 			continue;
 		}
-		u = (mat_index_update_t){
-		    .driver_id = ev.location.driver_id,
-		    .pos = {ev.location.lat, ev.location.lng},
-		    .speed_mps = ev.location.speed_mps,
-		    .status = ev.location.status == SOUK_EVENT_DRIVER_AVAILABLE ? MAT_INDEX_AVAILABLE
-			      : ev.location.status == SOUK_EVENT_DRIVER_BUSY	 ? MAT_INDEX_BUSY
-										 : MAT_INDEX_OFFLINE,
-		    .ts_ms = ts_ms,
-		    .partition = m->partition,
-		    .offset = m->offset,
-		};
 		switch (mat_index_apply(f->idx, &u, why, sizeof(why))) {
 		case MAT_INDEX_APPLIED:
 			atomic_fetch_add(&f->applied, 1);
@@ -466,8 +477,8 @@ mat_feed_kafka(struct mat_feed *f, char *errstr, size_t errstr_size)
 			return -1;
 		}
 	if (!(f->rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, err, sizeof(err)))) {
-		snprintf(errstr, errstr_size, "could not create the locations consumer: %s",
-			 err);
+		snprintf(errstr, errstr_size,
+			 "could not create the locations consumer: %s", err);
 		rd_kafka_conf_destroy(conf);
 		return -1;
 	}

@@ -65,6 +65,12 @@ struct mat_feed *mat_feed_acquire(const struct mat_feed_conf *conf, char *errstr
 /* Drops a reference; the last one stops the thread and frees everything. */
 void mat_feed_release(struct mat_feed *f);
 
+/* Decodes a locations message into *u, the driver id pointing into *ev (valid as long
+ * as *ev). Returns 0, or -1 when the message is not a valid location event. The one
+ * reading of a location the feed, its benchmark and its checker share. */
+int mat_feed_decode(const rd_kafka_message_t *m, souk_event_t *ev,
+		    mat_index_update_t *u);
+
 /* The index, read-locked until mat_feed_unlock. */
 const mat_index_t *mat_feed_read(struct mat_feed *f);
 void mat_feed_unlock(struct mat_feed *f);

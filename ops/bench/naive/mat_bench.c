@@ -73,6 +73,7 @@
 #include <librdkafka/rdkafka.h>
 
 #include "mat_eta.h"
+#include "mat_feed.h"
 #include "mat_geo.h"
 #include "mat_index.h"
 #include "mat_match.h"
@@ -310,32 +311,6 @@ out:
 
 /* ---- index ------------------------------------------------------------------------ */
 
-/* Decodes one location message into *u (driver id into ev). 0, or -1 when it is not a
- * valid location. */
-static int
-bench_decode(const rd_kafka_message_t *m, souk_event_t *ev, mat_index_update_t *u)
-{
-	souk_event_error_t err;
-	int64_t ts_ms;
-
-	if (souk_event_decode(m->payload, m->len, ev, &err) != SOUK_EVENT_OK ||
-	    ev->type != SOUK_EVENT_TYPE_LOCATION || souk_event_ts_ms(ev->ts, &ts_ms))
-		return -1;
-	*u = (mat_index_update_t){
-	    .driver_id = ev->location.driver_id,
-	    .pos = {ev->location.lat, ev->location.lng},
-	    .speed_mps = ev->location.speed_mps,
-	    .status = ev->location.status == SOUK_EVENT_DRIVER_AVAILABLE
-			  ? MAT_INDEX_AVAILABLE
-		      : ev->location.status == SOUK_EVENT_DRIVER_BUSY ? MAT_INDEX_BUSY
-								      : MAT_INDEX_OFFLINE,
-	    .ts_ms = ts_ms,
-	    .partition = m->partition,
-	    .offset = m->offset,
-	};
-	return 0;
-}
-
 static int
 bench_index(const char *brokers, const struct bench_props *props, const char *topic,
 	    int res)
@@ -396,7 +371,7 @@ bench_index(const char *brokers, const struct bench_props *props, const char *to
 			souk_event_t ev;
 			mat_index_update_t u;
 
-			if (m->err || bench_decode(m, &ev, &u) ||
+			if (m->err || mat_feed_decode(m, &ev, &u) ||
 			    mat_index_apply(idx, &u, why, sizeof(why)) == MAT_INDEX_ERROR)
 				invalid++;
 			else
@@ -419,7 +394,7 @@ bench_index(const char *brokers, const struct bench_props *props, const char *to
 	for (int64_t i = 0; i < total; i++) {
 		souk_event_t ev;
 
-		if (msgs[i]->err || bench_decode(msgs[i], &ev, &ups[i]))
+		if (msgs[i]->err || mat_feed_decode(msgs[i], &ev, &ups[i]))
 			ups[i].driver_id = NULL; /* counted invalid above */
 		else
 			ups[i].driver_id =
