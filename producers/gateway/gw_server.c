@@ -113,6 +113,7 @@ struct gw_server {
 	pthread_t poll_thread, probe_thread;
 	atomic_bool stop;
 	atomic_bool broker_up;
+	atomic_bool draining; /* set by gw_server_drain: publishing routes answer 503 */
 	atomic_int in_flight;
 	struct souk_metrics_family *requests, *latency, *in_flight_gauge, *queue_gauge,
 	    *rate_unavailable;
@@ -905,6 +906,9 @@ gw_get(struct gw_req *r, const char *url)
 	case GW_ROUTE_HEALTHZ:
 		return gw_respond(r, 200, "text/plain", "ok\n", 3, 0, NULL);
 	case GW_ROUTE_READYZ:
+		if (atomic_load(&s->draining))
+			return gw_respond(r, 503, "text/plain", "not ready: draining\n", 20,
+					  0, NULL);
 		if (atomic_load(&s->broker_up))
 			return gw_respond(r, 200, "text/plain", "ready\n", 6, 0, NULL);
 		return gw_respond(r, 503, "text/plain", "not ready: kafka unreachable\n",
@@ -979,6 +983,13 @@ gw_precheck(struct gw_req *r, const char *method)
 	}
 	if (strcmp(method, "POST")) {
 		gw_respond_error(r, 405, "method not allowed: use POST", 0, "POST");
+		return true;
+	}
+	if (atomic_load(&s->draining)) {
+		gw_respond_error(r, 503,
+				 "the gateway is shutting down: nothing was published, "
+				 "retry (the same Idempotency-Key is safe)",
+				 s->conf.retry_after_s, NULL);
 		return true;
 	}
 	r->client = GW_AUTH_ANONYMOUS;
@@ -1197,7 +1208,12 @@ gw_server_drain(struct gw_server *s, int timeout_ms)
 {
 	int waited = 0, left;
 
-	MHD_quiesce_daemon(s->mhd); /* no new connections; open ones are still served */
+	/* Requests that arrive from now on are refused with 503 before their body is
+	 * read; the listening socket stays open until gw_server_destroy.
+	 * MHD_quiesce_daemon is not used: in libmicrohttpd 0.9.75 it races the epoll
+	 * worker threads over removing the listening socket from their epoll sets and
+	 * aborts the process ("Failed to remove listen FD from epoll set"). */
+	atomic_store(&s->draining, true);
 	while ((left = atomic_load(&s->in_flight)) > 0 && waited < timeout_ms) {
 		usleep(10 * 1000);
 		waited += 10;

@@ -68,7 +68,8 @@ struct gw_server *gw_server_new(const struct gw_server_conf *conf, char *errstr,
 /* The bound port (conf->listen may ask for port 0). */
 unsigned gw_server_port(const struct gw_server *s);
 
-/* Stops accepting connections, waits up to timeout_ms for requests in flight to get
+/* Stops taking events (a POST is answered 503 before its body is read, /readyz turns
+ * 503), waits up to timeout_ms for requests in flight to get
  * their answers and for the producer to deliver what it holds. Returns the number of
  * requests still unanswered (0: drained). */
 int gw_server_drain(struct gw_server *s, int timeout_ms);

@@ -878,6 +878,12 @@ class Shutdown(unittest.TestCase):
             time.sleep(0.3)
             term_at = time.monotonic()
             gw.proc.send_signal(signal.SIGTERM)
+            # While the requests in flight wait for linger.ms, the draining gateway
+            # is not ready and refuses new events without publishing them.
+            ready = 200
+            while ready == 200 and time.monotonic() < term_at + 0.6:
+                ready = gw.request("GET", "/readyz", timeout=5).status
+            late = gw.post("/v1/orders", order("term-late", user=f"u-term-late-{RUN}"), timeout=5)
             for t in threads:
                 t.join(40)
             rc = gw.proc.wait(30)
@@ -892,6 +898,10 @@ class Shutdown(unittest.TestCase):
         for r in responses:
             self.assertIn("event_id" if r.status == 202 else "error", r.json())
         self.assertEqual(rc, 0, log)
+        self.assertEqual(ready, 503, "/readyz while draining")
+        self.assertEqual(late.status, 503, late)
+        self.assertIn("shutting down", late.json()["error"])
+        self.assertIn("Retry-After", late.headers)
 
         # Every 202 is on the topic where its answer says.
         accepted = [r.json() for r in responses if r.status == 202]
@@ -904,7 +914,7 @@ class Shutdown(unittest.TestCase):
         for a in accepted:
             self.assertEqual(on_topic.get((a["partition"], a["offset"])), a["event_id"])
         checked(f"SIGTERM: {len(responses)} of 200 requests answered ({len(after_term)} in flight), "
-                f"{len(errors)} refused, exit 0")
+                f"{len(errors)} refused, a new POST while draining 503, exit 0")
 
 
 def main():
