@@ -12,6 +12,7 @@
 #include "souk_json.h"
 #include "souk_log.h"
 #include "souk_pgarray.h"
+#include "souk_pgcopy.h"
 
 #define SOUK_OUTBOX_RELAY_ROWS 2000   /* rows per round per partition */
 #define SOUK_OUTBOX_RELAY_IDLE_MS 200 /* poll interval without a kick */
@@ -100,11 +101,9 @@ souk_outbox_batch_free(struct souk_outbox_batch *b)
 
 /* ---- writing ----------------------------------------------------------------- */
 
-static const char souk_outbox_insert_sql[] =
-    "INSERT INTO outbox (result_id, source_topic, source_partition, source_offset, "
-    "source_event_id, topic, key, value, headers) "
-    "SELECT * FROM unnest($1::uuid[], $2::text[], $3::int[], $4::bigint[], $5::uuid[], "
-    "$6::text[], $7::bytea[], $8::bytea[], $9::jsonb[])";
+static const char souk_outbox_copy_sql[] =
+    "COPY outbox (result_id, source_topic, source_partition, source_offset, "
+    "source_event_id, topic, key, value, headers) FROM STDIN (FORMAT binary)";
 
 static const char souk_outbox_select_sql[] =
     "SELECT id, result_id, topic, key, value, headers, source_event_id, source_offset "
@@ -124,53 +123,36 @@ static const char souk_outbox_purge_sql[] =
     "AND o.created_at < now() - $1::bigint * interval '1 millisecond' LIMIT 10000)";
 
 int
-souk_outbox_prepare(struct souk_pg *pg, char *errstr, size_t errstr_size)
-{
-	return souk_pg_prepare(pg, "souk_outbox_insert", souk_outbox_insert_sql, 9,
-			       errstr, errstr_size);
-}
-
-int
 souk_outbox_insert(struct souk_pg *pg, const struct souk_outbox_batch *b, char *errstr,
 		   size_t errstr_size)
 {
-	struct souk_pgarray cols[9];
-	const char *values[9];
+	struct souk_pgcopy copy;
 	int rc = -1;
 
 	if (b->n == 0)
 		return 0;
-	for (int c = 0; c < 9; c++)
-		souk_pgarray_init(&cols[c]);
+	souk_pgcopy_init(&copy);
 	for (size_t i = 0; i < b->n; i++) {
 		const struct souk_outbox_row *row = &b->rows[i];
 
-		souk_pgarray_add_str(&cols[0], row->result_id);
-		souk_pgarray_add_str(&cols[1], row->source_topic);
-		souk_pgarray_add_int(&cols[2], row->source_partition);
-		souk_pgarray_add_int(&cols[3], row->source_offset);
-		souk_pgarray_add_str(
-		    &cols[4], row->source_event_id[0] ? row->source_event_id : NULL);
-		souk_pgarray_add_str(&cols[5], row->topic);
+		souk_pgcopy_row(&copy, 9);
+		souk_pgcopy_uuid(&copy, row->result_id);
+		souk_pgcopy_str(&copy, row->source_topic);
+		souk_pgcopy_int4(&copy, row->source_partition);
+		souk_pgcopy_int8(&copy, row->source_offset);
+		souk_pgcopy_uuid(&copy, row->source_event_id);
+		souk_pgcopy_str(&copy, row->topic);
 		if (row->key)
-			souk_pgarray_add_bytea(&cols[6], row->key, row->key_len);
+			souk_pgcopy_bytes(&copy, row->key, row->key_len);
 		else
-			souk_pgarray_add_null(&cols[6]);
-		souk_pgarray_add_bytea(&cols[7], row->value, row->len);
-		souk_pgarray_add_str(&cols[8], row->headers ? row->headers : "{}");
+			souk_pgcopy_null(&copy);
+		souk_pgcopy_bytes(&copy, row->value, row->len);
+		souk_pgcopy_jsonb(&copy, row->headers ? row->headers : "{}");
 	}
-	for (int c = 0; c < 9; c++) {
-		if (!(values[c] = souk_pgarray_text(&cols[c]))) {
-			snprintf(errstr, errstr_size,
-				 "could not write the outbox: out of memory");
-			goto out;
-		}
-	}
-	rc = souk_pg_exec_prepared(pg, "souk_outbox_insert", 9, values, NULL, errstr,
-				   errstr_size);
-out:
-	for (int c = 0; c < 9; c++)
-		souk_pgarray_free(&cols[c]);
+	if (souk_pgcopy_finish(&copy, errstr, errstr_size) == 0)
+		rc = souk_pg_copy_in(pg, souk_outbox_copy_sql, copy.buf, copy.len, errstr,
+				     errstr_size);
+	souk_pgcopy_free(&copy);
 	return rc;
 }
 

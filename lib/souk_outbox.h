@@ -55,8 +55,7 @@ int souk_outbox_batch_add(struct souk_outbox_batch *b, const char *result_id,
 void souk_outbox_batch_truncate(struct souk_outbox_batch *b, size_t n);
 void souk_outbox_batch_free(struct souk_outbox_batch *b);
 
-int souk_outbox_prepare(struct souk_pg *pg, char *errstr, size_t errstr_size);
-/* Writes every row of b in one statement, inside the caller's transaction. */
+/* Writes every row of b in one COPY, inside the caller's transaction. */
 int souk_outbox_insert(struct souk_pg *pg, const struct souk_outbox_batch *b,
 		       char *errstr, size_t errstr_size);
 

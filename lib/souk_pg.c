@@ -9,6 +9,7 @@
 #include "souk_pg.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <poll.h>
 #include <stdbool.h>
 #include <stdint.h>
@@ -349,10 +350,11 @@ souk_pg_prepare(struct souk_pg *pg, const char *name, const char *sql, int npara
 	return SOUK_PG_OK;
 }
 
-int
-souk_pg_exec_prepared(struct souk_pg *pg, const char *name, int nparams,
-		      const char *const *values, PGresult **out, char *errstr,
-		      size_t errstr_size)
+/* Runs a prepared statement; result_format 0: text, 1: binary. */
+static int
+exec_prepared(struct souk_pg *pg, const char *name, int nparams,
+	      const char *const *values, int result_format, PGresult **out, char *errstr,
+	      size_t errstr_size)
 {
 	char what[128];
 	int rc;
@@ -363,8 +365,26 @@ souk_pg_exec_prepared(struct souk_pg *pg, const char *name, int nparams,
 	if (rc != SOUK_PG_OK)
 		return rc;
 	snprintf(what, sizeof(what), "prepared statement \"%s\"", name);
-	return finish(pg, PQexecPrepared(pg->conn, name, nparams, values, NULL, NULL, 0),
+	return finish(pg,
+		      PQexecPrepared(pg->conn, name, nparams, values, NULL, NULL,
+				     result_format),
 		      out, what, errstr, errstr_size);
+}
+
+int
+souk_pg_exec_prepared(struct souk_pg *pg, const char *name, int nparams,
+		      const char *const *values, PGresult **out, char *errstr,
+		      size_t errstr_size)
+{
+	return exec_prepared(pg, name, nparams, values, 0, out, errstr, errstr_size);
+}
+
+int
+souk_pg_exec_prepared_binary(struct souk_pg *pg, const char *name, int nparams,
+			     const char *const *values, PGresult **out, char *errstr,
+			     size_t errstr_size)
+{
+	return exec_prepared(pg, name, nparams, values, 1, out, errstr, errstr_size);
 }
 
 int
@@ -381,6 +401,39 @@ souk_pg_exec(struct souk_pg *pg, const char *sql, PGresult **out, char *errstr,
 		return rc;
 	snprintf(what, sizeof(what), "\"%.64s%s\"", sql, strlen(sql) > 64 ? "..." : "");
 	return finish(pg, PQexec(pg->conn, sql), out, what, errstr, errstr_size);
+}
+
+int
+souk_pg_copy_in(struct souk_pg *pg, const char *sql, const char *data, size_t len,
+		char *errstr, size_t errstr_size)
+{
+	char what[96];
+	PGresult *res, *extra;
+	int rc;
+
+	rc = ensure_connected(pg, errstr, errstr_size);
+	if (rc != SOUK_PG_OK)
+		return rc;
+	snprintf(what, sizeof(what), "\"%.64s%s\"", sql, strlen(sql) > 64 ? "..." : "");
+	res = PQexec(pg->conn, sql);
+	if (PQresultStatus(res) != PGRES_COPY_IN) {
+		rc = finish(pg, res, NULL, what, errstr, errstr_size);
+		if (rc == SOUK_PG_OK) {
+			snprintf(errstr, errstr_size, "%s is not a COPY FROM STDIN", what);
+			rc = SOUK_PG_ERROR;
+		}
+		return rc;
+	}
+	PQclear(res);
+	/* A failed send aborts the COPY; the result that follows says why. */
+	if (len > INT_MAX || PQputCopyData(pg->conn, data, (int)len) != 1)
+		PQputCopyEnd(pg->conn, "the client could not send the COPY data");
+	else
+		PQputCopyEnd(pg->conn, NULL);
+	rc = finish(pg, PQgetResult(pg->conn), NULL, what, errstr, errstr_size);
+	while ((extra = PQgetResult(pg->conn)))
+		PQclear(extra);
+	return rc;
 }
 
 int

@@ -4,7 +4,7 @@
  * transaction.
  *
  * A handle is used by one thread at a time. Parameters and results are in
- * text format.
+ * text format, unless a call says binary.
  */
 #ifndef SOUK_PG_H
 #define SOUK_PG_H
@@ -69,9 +69,22 @@ int souk_pg_exec_prepared(struct souk_pg *pg, const char *name, int nparams,
 			  const char *const *values, PGresult **out, char *errstr,
 			  size_t errstr_size);
 
+/* As souk_pg_exec_prepared, with the result in binary format: each value in its
+ * type's binary form (bytea as the bytes, integers big-endian), no text to decode. */
+int souk_pg_exec_prepared_binary(struct souk_pg *pg, const char *name, int nparams,
+				 const char *const *values, PGresult **out, char *errstr,
+				 size_t errstr_size);
+
 /* Runs sql (one or more statements, no parameters). *out as in souk_pg_exec_prepared. */
 int souk_pg_exec(struct souk_pg *pg, const char *sql, PGresult **out, char *errstr,
 		 size_t errstr_size);
+
+/*
+ * Runs sql, a COPY ... FROM STDIN, and sends it data (the whole input, e.g. a
+ * souk_pgcopy buffer). Fails, sending nothing, when sql is not a COPY FROM STDIN.
+ */
+int souk_pg_copy_in(struct souk_pg *pg, const char *sql, const char *data, size_t len,
+		    char *errstr, size_t errstr_size);
 
 /* BEGIN. */
 int souk_pg_begin(struct souk_pg *pg, char *errstr, size_t errstr_size);

@@ -720,8 +720,7 @@ rt_thread_open(struct rt_thread *t, char *errstr, size_t errstr_size)
 		ntopics++;
 	t->pg = souk_pg_connect(souk_config_get_string(rt->config, "pg.dsn"), 30000,
 				errstr, errstr_size);
-	if (!t->pg || souk_offsets_prepare(t->pg, errstr, errstr_size) ||
-	    souk_outbox_prepare(t->pg, errstr, errstr_size))
+	if (!t->pg || souk_offsets_prepare(t->pg, errstr, errstr_size))
 		return -1;
 	if (rt->pool->open && rt->pool->open(&t->state, &env, t->pg, errstr, errstr_size))
 		return -1;

@@ -34,3 +34,27 @@ bench_result() {
 	printf '{"bench":"%s","figure":%s,"unit":"%s","baseline":"%s","baseline_figure":%s,"ratio":%s,"target":"%s","cores":%s,"date":"%s"}\n' \
 		"$1" "$2" "$3" "$4" "$5" "$6" "$7" "$(nproc)" "$(date -u +%FT%TZ)" >>"$BENCH_DIR/results.jsonl"
 }
+
+# bench_cpu: CPU seconds used so far by each kind of process of the stack, one
+# "name seconds" line each (dead processes' time is lost: take both snapshots of a
+# window while what it measures runs, or around processes that outlive it).
+bench_cpu() {
+	local tick
+	tick=$(getconf CLK_TCK)
+	for d in /proc/[0-9]*; do
+		read -r -a f <"$d/stat" 2>/dev/null || continue
+		# comm is field 2, in parentheses; utime and stime are fields 14 and 15.
+		echo "${f[1]} ${f[13]} ${f[14]}"
+	done 2>/dev/null | awk -v tick="$tick" '
+		{ c = $1; gsub(/[()]/, "", c)
+		  if (c ~ /^postgres/) c = "postgres"; else if (c == "java") c = "kafka"
+		  else if (c ~ /^redis/) c = "redis"; else if (c !~ /^souk-/) next
+		  s[c] += ($2 + $3) / tick }
+		END { for (c in s) printf "%s %.2f\n", c, s[c] }'
+}
+
+# bench_cpu_diff BEFORE AFTER: "name seconds" of AFTER minus BEFORE, on one line.
+bench_cpu_diff() {
+	awk 'NR == FNR { b[$1] = $2; next } { d = $2 - b[$1]; if (d > 0.005) printf "%s %.2f s, ", $1, d }' \
+		<(echo "$1") <(echo "$2") | sed 's/, $/\n/'
+}

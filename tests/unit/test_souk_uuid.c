@@ -2,6 +2,8 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <string.h>
+#include <sys/wait.h>
+#include <unistd.h>
 
 #include <cmocka.h>
 
@@ -33,6 +35,60 @@ test_random_ids_are_v4_and_distinct(void **state)
 	assert_uuid_shape(a, '4');
 	assert_uuid_shape(b, '4');
 	assert_string_not_equal(a, b);
+}
+
+/* Many ids in a row (several pools of random bytes), in a forked child too: all v4,
+ * none repeated, and the child does not replay the parent's pool. */
+static void
+test_random_ids_never_repeat_across_pools_and_fork(void **state)
+{
+	enum { N = 200 };
+	static char ids[2 * N][SOUK_UUID_STRLEN + 1];
+	int fds[2];
+	pid_t child;
+
+	(void)state;
+	souk_uuid_random(ids[0]); /* a pool is now partly used */
+	assert_int_equal(pipe(fds), 0);
+	child = fork();
+	assert_true(child >= 0);
+	if (child == 0) {
+		char id[SOUK_UUID_STRLEN + 1];
+
+		souk_uuid_random(id);
+		_exit(write(fds[1], id, sizeof(id)) == (ssize_t)sizeof(id) ? 0 : 1);
+	}
+	assert_int_equal(read(fds[0], ids[1], sizeof(ids[1])), (ssize_t)sizeof(ids[1]));
+	close(fds[0]);
+	close(fds[1]);
+	waitpid(child, NULL, 0);
+	for (int i = 2; i < 2 * N; i++)
+		souk_uuid_random(ids[i]);
+	for (int i = 0; i < 2 * N; i++) {
+		assert_uuid_shape(ids[i], '4');
+		for (int j = 0; j < i; j++)
+			assert_string_not_equal(ids[i], ids[j]);
+	}
+}
+
+static void
+test_parse_and_format_round_trip(void **state)
+{
+	static const char *const bad[] = {
+	    "", "5f0e8d3c-2b1a-4e9f-8d7c-6b5a4c3d2e1", "5f0e8d3c-2b1a-4e9f-8d7c-6b5a4c3d2e1f0",
+	    "5f0e8d3c+2b1a-4e9f-8d7c-6b5a4c3d2e1f", "5f0e8d3c-2b1a-4e9f-8d7c-6b5a4c3d2e1g",
+	    "5f0e8d3c2b1a4e9f8d7c6b5a4c3d2e1f0000"};
+	unsigned char raw[16];
+	char text[SOUK_UUID_STRLEN + 1];
+
+	(void)state;
+	assert_int_equal(souk_uuid_parse("5F0E8D3C-2b1a-4e9f-8d7c-6b5a4c3d2e1f", raw), 0);
+	assert_int_equal(raw[0], 0x5f);
+	assert_int_equal(raw[15], 0x1f);
+	souk_uuid_format(raw, text);
+	assert_string_equal(text, "5f0e8d3c-2b1a-4e9f-8d7c-6b5a4c3d2e1f");
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
+		assert_int_equal(souk_uuid_parse(bad[i], raw), -1);
 }
 
 static void
@@ -73,6 +129,8 @@ main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_random_ids_are_v4_and_distinct),
+	    cmocka_unit_test(test_random_ids_never_repeat_across_pools_and_fork),
+	    cmocka_unit_test(test_parse_and_format_round_trip),
 	    cmocka_unit_test(test_derived_ids_are_stable_v5),
 	    cmocka_unit_test(test_derived_ids_differ_by_every_input),
 	};

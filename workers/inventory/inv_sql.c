@@ -8,6 +8,8 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "souk_pgarray.h"
+
 static const struct {
 	const char *name;
 	int nparams;
@@ -18,7 +20,9 @@ static const struct {
      "FROM orders WHERE order_id = ANY($1::text[])"},
     {"inv_stock", 1,
      "SELECT sku, available, version, coalesce(limit_per_user, 0) "
-     "FROM stock WHERE sku = ANY($1::text[])"},
+     /* IN over the distinct SKUs: "= ANY" would compare every row with every one
+      * of the batch's (repeated) SKUs. */
+     "FROM stock WHERE sku IN (SELECT DISTINCT unnest($1::text[]))"},
     /* The optimistic take: stock and purchases change together or not at all. */
     {"inv_take", 5,
      "WITH want AS ("
@@ -47,14 +51,6 @@ static const struct {
     {"inv_bought", 2,
      "SELECT user_id, qty FROM purchases "
      "WHERE sku = $1::text AND user_id = ANY($2::text[])"},
-    {"inv_record", INV_COLS,
-     "INSERT INTO orders (order_id, sku, user_id, qty, status, reason, result_id,"
-     "                    source_event_id, source_topic, source_partition, "
-     "source_offset) "
-     "SELECT * FROM unnest($1::text[], $2::text[], $3::text[], $4::bigint[], $5::text[],"
-     "                     $6::text[], $7::uuid[], $8::uuid[], $9::text[], "
-     "$10::integer[],"
-     "                     $11::bigint[])"},
     /* Applied only when its event_id is new (stock_sets): 1 row changed, else 0. */
     {"inv_stock_set", 4,
      "WITH fresh AS (INSERT INTO stock_sets (event_id, sku, stock, limit_per_user) "
@@ -296,33 +292,31 @@ out:
 }
 
 size_t
-inv_sql_record_rows(const struct inv_order *orders, size_t n,
-		    struct souk_pgarray cols[INV_COLS])
+inv_sql_record_rows(const struct inv_order *orders, size_t n, struct souk_pgcopy *copy)
 {
 	size_t rows = 0;
 
-	for (int c = 0; c < INV_COLS; c++)
-		souk_pgarray_init(&cols[c]);
+	souk_pgcopy_init(copy);
 	for (size_t i = 0; i < n; i++) {
 		const struct inv_order *ord = &orders[i];
 		const struct souk_pool_event *src = ord->src;
 
 		if (ord->route == INV_ROUTE_DUPLICATE || ord->route == INV_ROUTE_REPEAT)
 			continue;
-		souk_pgarray_add_str(&cols[INV_COL_ORDER_ID], ord->o.order_id);
-		souk_pgarray_add_str(&cols[INV_COL_SKU], ord->o.sku);
-		souk_pgarray_add_str(&cols[INV_COL_USER_ID], ord->o.user_id);
-		souk_pgarray_add_int(&cols[INV_COL_QTY], ord->o.qty);
-		souk_pgarray_add_str(&cols[INV_COL_STATUS],
-				     inv_answer_status(ord->answer));
-		souk_pgarray_add_str(
-		    &cols[INV_COL_REASON],
-		    ord->answer == INV_ACCEPTED ? NULL : inv_answer_name(ord->answer));
-		souk_pgarray_add_str(&cols[INV_COL_RESULT_ID], ord->result_id);
-		souk_pgarray_add_str(&cols[INV_COL_SOURCE_EVENT_ID], src->ev.event_id);
-		souk_pgarray_add_str(&cols[INV_COL_SOURCE_TOPIC], src->topic);
-		souk_pgarray_add_int(&cols[INV_COL_SOURCE_PARTITION], src->partition);
-		souk_pgarray_add_int(&cols[INV_COL_SOURCE_OFFSET], src->offset);
+		souk_pgcopy_row(copy, INV_COLS);
+		souk_pgcopy_str(copy, ord->o.order_id);
+		souk_pgcopy_str(copy, ord->o.sku);
+		souk_pgcopy_str(copy, ord->o.user_id);
+		souk_pgcopy_int8(copy, ord->o.qty);
+		souk_pgcopy_str(copy, inv_answer_status(ord->answer));
+		souk_pgcopy_str(copy, ord->answer == INV_ACCEPTED
+					  ? NULL
+					  : inv_answer_name(ord->answer));
+		souk_pgcopy_uuid(copy, ord->result_id);
+		souk_pgcopy_uuid(copy, src->ev.event_id);
+		souk_pgcopy_str(copy, src->topic);
+		souk_pgcopy_int4(copy, src->partition);
+		souk_pgcopy_int8(copy, src->offset);
 		rows++;
 	}
 	return rows;
@@ -332,25 +326,19 @@ int
 inv_sql_record(struct souk_pg *pg, const struct inv_order *orders, size_t n, char *errstr,
 	       size_t errstr_size)
 {
-	struct souk_pgarray cols[INV_COLS];
-	const char *values[INV_COLS];
-	size_t rows = inv_sql_record_rows(orders, n, cols);
+	static const char sql[] =
+	    "COPY orders (order_id, sku, user_id, qty, status, reason, result_id, "
+	    "source_event_id, source_topic, source_partition, source_offset) "
+	    "FROM STDIN (FORMAT binary)";
+	struct souk_pgcopy copy;
+	size_t rows = inv_sql_record_rows(orders, n, &copy);
 	int rc = SOUK_PG_OK;
 
-	for (int c = 0; c < INV_COLS && rows; c++) {
-		values[c] = souk_pgarray_text(&cols[c]);
-		if (!values[c]) {
-			snprintf(errstr, errstr_size, "out of memory");
-			rc = SOUK_PG_ERROR;
-			goto out;
-		}
-	}
-	if (rows)
-		rc = souk_pg_exec_prepared(pg, "inv_record", INV_COLS, values, NULL,
-					   errstr, errstr_size);
-out:
-	for (int c = 0; c < INV_COLS; c++)
-		souk_pgarray_free(&cols[c]);
+	if (souk_pgcopy_finish(&copy, errstr, errstr_size))
+		rc = SOUK_PG_ERROR;
+	else if (rows)
+		rc = souk_pg_copy_in(pg, sql, copy.buf, copy.len, errstr, errstr_size);
+	souk_pgcopy_free(&copy);
 	return rc;
 }
 

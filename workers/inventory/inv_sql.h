@@ -17,7 +17,7 @@
 #include "inv_decide.h"
 #include "inv_redis.h"
 #include "souk_pg.h"
-#include "souk_pgarray.h"
+#include "souk_pgcopy.h"
 
 /* Prepares every statement below on pg (once per session; souk_pg re-prepares them
  * after a reconnection). */
@@ -69,15 +69,16 @@ enum {
 };
 
 /*
- * The multi-row insert's parameters: one array per column (initialized here, the
- * caller frees them) holding the orders of orders[0..n) that are decided now (not
- * DUPLICATE nor REPEAT: those have their row already). Returns how many rows.
+ * The rows of the orders of orders[0..n) that are decided now (not DUPLICATE nor
+ * REPEAT: those have their row already), as a COPY into orders whose columns are in
+ * the order of enum inv_col. Initializes copy (the caller frees it). Returns how many
+ * rows.
  */
 size_t inv_sql_record_rows(const struct inv_order *orders, size_t n,
-			   struct souk_pgarray cols[INV_COLS]);
+			   struct souk_pgcopy *copy);
 
-/* Inserts the rows of inv_sql_record_rows in one statement (none: no statement). A
- * row already there fails with SOUK_PG_UNIQUE_VIOLATION. */
+/* Writes the rows of inv_sql_record_rows in one COPY (none: nothing is sent). A row
+ * already there fails with SOUK_PG_UNIQUE_VIOLATION. */
 int inv_sql_record(struct souk_pg *pg, const struct inv_order *orders, size_t n,
 		   char *errstr, size_t errstr_size);
 
