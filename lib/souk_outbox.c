@@ -11,10 +11,10 @@
 
 #include "souk_json.h"
 #include "souk_log.h"
-#include "souk_pgarray.h"
 #include "souk_pgcopy.h"
+#include "souk_uuid.h"
 
-#define SOUK_OUTBOX_RELAY_ROWS 2000   /* rows per round per partition */
+#define SOUK_OUTBOX_RELAY_ROWS 8      /* outbox rows (batches of results) per round */
 #define SOUK_OUTBOX_RELAY_IDLE_MS 200 /* poll interval without a kick */
 #define SOUK_OUTBOX_PURGE_EVERY_S 30
 #define SOUK_OUTBOX_MAX_OWNED 4096
@@ -99,15 +99,15 @@ souk_outbox_batch_free(struct souk_outbox_batch *b)
 	memset(b, 0, sizeof(*b));
 }
 
-/* ---- writing ----------------------------------------------------------------- */
+/* ---- statements ---------------------------------------------------------------- */
 
 static const char souk_outbox_copy_sql[] =
-    "COPY outbox (result_id, source_topic, source_partition, source_offset, "
-    "source_event_id, topic, key, value, headers) FROM STDIN (FORMAT binary)";
+    "COPY outbox (source_topic, source_partition, messages, body) "
+    "FROM STDIN (FORMAT binary)";
 
 static const char souk_outbox_select_sql[] =
-    "SELECT id, result_id, topic, key, value, headers, source_event_id, source_offset "
-    "FROM outbox WHERE source_topic = $1 AND source_partition = $2 AND id > "
+    "SELECT id, messages, body FROM outbox WHERE source_topic = $1 AND "
+    "source_partition = $2 AND id > "
     "coalesce((SELECT published_id FROM outbox_relay WHERE source_topic = $1 "
     "AND source_partition = $2), 0) ORDER BY id LIMIT $3";
 
@@ -122,37 +122,206 @@ static const char souk_outbox_purge_sql[] =
     "USING (source_topic, source_partition) WHERE o.id <= r.published_id "
     "AND o.created_at < now() - $1::bigint * interval '1 millisecond' LIMIT 10000)";
 
+/* ---- frames ------------------------------------------------------------------ */
+
+static void
+souk_outbox_put_be(unsigned char *p, uint64_t v, size_t n)
+{
+	for (size_t i = 0; i < n; i++)
+		p[i] = (unsigned char)(v >> (8 * (n - 1 - i)));
+}
+
+static uint64_t
+souk_outbox_get_be(const unsigned char *p, size_t n)
+{
+	uint64_t v = 0;
+
+	for (size_t i = 0; i < n; i++)
+		v = v << 8 | p[i];
+	return v;
+}
+
+int
+souk_outbox_frame_put(char **body, size_t *len, size_t *cap,
+		      const struct souk_outbox_row *row)
+{
+	const char *headers = row->headers ? row->headers : "{}";
+	size_t topic_len = strlen(row->topic), headers_len = strlen(headers);
+	size_t key_len = row->key ? row->key_len : 0;
+	size_t need = 4 + 16 + 8 + 16 + 2 + topic_len + 4 + key_len + 4 + row->len + 4 +
+		      headers_len;
+	unsigned char *p;
+
+	if (topic_len > UINT16_MAX || key_len > INT32_MAX || row->len > INT32_MAX ||
+	    headers_len > INT32_MAX || need - 4 > INT32_MAX)
+		return -1;
+	if (*len + need > *cap) {
+		size_t grown_cap = *cap ? *cap : 65536;
+		char *grown;
+
+		while (grown_cap < *len + need)
+			grown_cap *= 2;
+		if (!(grown = realloc(*body, grown_cap)))
+			return -1;
+		*body = grown;
+		*cap = grown_cap;
+	}
+	p = (unsigned char *)*body + *len;
+	souk_outbox_put_be(p, need - 4, 4);
+	if (souk_uuid_parse(row->result_id, p + 4))
+		return -1;
+	souk_outbox_put_be(p + 20, (uint64_t)row->source_offset, 8);
+	if (!row->source_event_id[0])
+		memset(p + 28, 0, 16);
+	else if (souk_uuid_parse(row->source_event_id, p + 28))
+		return -1;
+	p += 44;
+	souk_outbox_put_be(p, topic_len, 2);
+	memcpy(p + 2, row->topic, topic_len);
+	p += 2 + topic_len;
+	souk_outbox_put_be(p, row->key ? key_len : UINT32_MAX, 4);
+	if (key_len)
+		memcpy(p + 4, row->key, key_len);
+	p += 4 + key_len;
+	souk_outbox_put_be(p, row->len, 4);
+	memcpy(p + 4, row->value, row->len);
+	p += 4 + row->len;
+	souk_outbox_put_be(p, headers_len, 4);
+	memcpy(p + 4, headers, headers_len);
+	*len += need;
+	return 0;
+}
+
+/* Takes n bytes at *p if they are within end. */
+static const unsigned char *
+souk_outbox_take(const unsigned char **p, const unsigned char *end, size_t n)
+{
+	const unsigned char *at = *p;
+
+	if ((size_t)(end - at) < n)
+		return NULL;
+	*p += n;
+	return at;
+}
+
+int
+souk_outbox_frame_get(const char *body, size_t len, size_t *off,
+		      struct souk_outbox_frame *f)
+{
+	static const unsigned char nil[16];
+	const unsigned char *p = (const unsigned char *)body + *off, *end, *at;
+	size_t flen, n;
+	uint32_t k;
+
+	if (*off > len || len - *off < 4)
+		return -1;
+	flen = souk_outbox_get_be(p, 4);
+	p += 4;
+	if (flen > len - *off - 4)
+		return -1;
+	end = p + flen;
+	if (!(at = souk_outbox_take(&p, end, 40)))
+		return -1;
+	souk_uuid_format(at, f->result_id);
+	f->source_offset = (int64_t)souk_outbox_get_be(at + 16, 8);
+	if (memcmp(at + 24, nil, 16) == 0)
+		f->source_event_id[0] = '\0';
+	else
+		souk_uuid_format(at + 24, f->source_event_id);
+	if (!(at = souk_outbox_take(&p, end, 2)))
+		return -1;
+	n = souk_outbox_get_be(at, 2);
+	if (!(at = souk_outbox_take(&p, end, n)))
+		return -1;
+	f->topic = (const char *)at;
+	f->topic_len = n;
+	if (!(at = souk_outbox_take(&p, end, 4)))
+		return -1;
+	k = (uint32_t)souk_outbox_get_be(at, 4);
+	f->key = NULL;
+	f->key_len = 0;
+	if (k != UINT32_MAX) {
+		if (!(at = souk_outbox_take(&p, end, k)))
+			return -1;
+		f->key = (const char *)at;
+		f->key_len = k;
+	}
+	if (!(at = souk_outbox_take(&p, end, 4)))
+		return -1;
+	n = souk_outbox_get_be(at, 4);
+	if (!(at = souk_outbox_take(&p, end, n)))
+		return -1;
+	f->value = (const char *)at;
+	f->len = n;
+	if (!(at = souk_outbox_take(&p, end, 4)))
+		return -1;
+	n = souk_outbox_get_be(at, 4);
+	if (!(at = souk_outbox_take(&p, end, n)) || p != end)
+		return -1;
+	f->headers = (const char *)at;
+	f->headers_len = n;
+	*off += 4 + flen;
+	return 0;
+}
+
+/* ---- writing ----------------------------------------------------------------- */
+
 int
 souk_outbox_insert(struct souk_pg *pg, const struct souk_outbox_batch *b, char *errstr,
 		   size_t errstr_size)
 {
 	struct souk_pgcopy copy;
+	char *body = NULL;
+	size_t len, cap = 0;
+	bool *framed = NULL;
 	int rc = -1;
 
 	if (b->n == 0)
 		return 0;
 	souk_pgcopy_init(&copy);
+	if (!(framed = calloc(b->n, sizeof(*framed)))) {
+		snprintf(errstr, errstr_size, "could not write the outbox: out of memory");
+		goto out;
+	}
+	/* One outbox row per source partition, its results in the batch's order. A
+	 * batch holds one partition or a few: O(rows x partitions). */
 	for (size_t i = 0; i < b->n; i++) {
-		const struct souk_outbox_row *row = &b->rows[i];
+		const struct souk_outbox_row *first = &b->rows[i];
+		int32_t messages = 0;
 
-		souk_pgcopy_row(&copy, 9);
-		souk_pgcopy_uuid(&copy, row->result_id);
-		souk_pgcopy_str(&copy, row->source_topic);
-		souk_pgcopy_int4(&copy, row->source_partition);
-		souk_pgcopy_int8(&copy, row->source_offset);
-		souk_pgcopy_uuid(&copy, row->source_event_id);
-		souk_pgcopy_str(&copy, row->topic);
-		if (row->key)
-			souk_pgcopy_bytes(&copy, row->key, row->key_len);
-		else
-			souk_pgcopy_null(&copy);
-		souk_pgcopy_bytes(&copy, row->value, row->len);
-		souk_pgcopy_jsonb(&copy, row->headers ? row->headers : "{}");
+		if (framed[i])
+			continue;
+		len = 0;
+		for (size_t j = i; j < b->n; j++) {
+			const struct souk_outbox_row *row = &b->rows[j];
+
+			if (framed[j] || row->source_partition != first->source_partition ||
+			    strcmp(row->source_topic, first->source_topic))
+				continue;
+			if (souk_outbox_frame_put(&body, &len, &cap, row)) {
+				snprintf(errstr, errstr_size,
+					 "could not write the outbox: result %s of %s/%d@%" PRId64
+					 " (a result id that is not a UUID, or out of memory)",
+					 row->result_id, row->source_topic,
+					 (int)row->source_partition, row->source_offset);
+				goto out;
+			}
+			framed[j] = true;
+			messages++;
+		}
+		souk_pgcopy_row(&copy, 4);
+		souk_pgcopy_str(&copy, first->source_topic);
+		souk_pgcopy_int4(&copy, first->source_partition);
+		souk_pgcopy_int4(&copy, messages);
+		souk_pgcopy_bytes(&copy, body, len);
 	}
 	if (souk_pgcopy_finish(&copy, errstr, errstr_size) == 0)
 		rc = souk_pg_copy_in(pg, souk_outbox_copy_sql, copy.buf, copy.len, errstr,
 				     errstr_size);
+out:
 	souk_pgcopy_free(&copy);
+	free(body);
+	free(framed);
 	return rc;
 }
 
@@ -202,113 +371,152 @@ souk_outbox_on_delivery(void *opaque, void *msg_opaque, const char *topic,
 	r->delivered[i] = true;
 }
 
-/* The row's extra headers (a JSON object of strings) appended to h from index n. */
+/* A result's extra headers (a JSON object of strings) appended to h from index n. */
 static size_t
-souk_outbox_extra_headers(const char *json, souk_json_t **doc,
+souk_outbox_extra_headers(const char *json, size_t len, souk_json_t **doc,
 			  struct souk_kafka_header *h, size_t n, size_t max)
 {
 	static const souk_json_limits_t limits = {65536, 2, 64};
 	souk_json_error_t err;
 	const souk_json_value_t *root;
 
-	*doc = souk_json_parse(json, strlen(json), &limits, &err);
+	*doc = souk_json_parse(json, len, &limits, &err);
 	if (!*doc)
 		return n;
 	root = souk_json_root(*doc);
 	for (size_t i = 0; i < souk_json_object_size(root) && n < max; i++) {
-		size_t len;
-		const char *v = souk_json_string(souk_json_object_value(root, i), &len);
+		size_t vlen;
+		const char *v = souk_json_string(souk_json_object_value(root, i), &vlen);
 
 		if (!v)
 			continue;
 		h[n++] = (struct souk_kafka_header){souk_json_object_key(root, i, NULL),
-						    v, len};
+						    v, vlen};
 	}
 	return n;
 }
 
-/* Publishes up to one round of rows of topic/partition after its cursor and moves the
- * cursor. Returns the rows published, or -1 on error. */
+/* Hands one framed result of topic/partition to the producer; the report comes to
+ * souk_outbox_on_delivery with index k. Returns -1 (counted as reported and failed)
+ * when it could not be sent. */
+static int
+souk_outbox_relay_send(struct souk_outbox_relay *r, const char *topic, int32_t partition,
+		       const struct souk_outbox_frame *f, size_t k)
+{
+	struct souk_kafka_header h[16];
+	char source[300], to[256], errstr[512];
+	souk_json_t *extra = NULL;
+	size_t nh = 0;
+	int rc;
+
+	if (f->topic_len >= sizeof(to))
+		return -1;
+	memcpy(to, f->topic, f->topic_len);
+	to[f->topic_len] = '\0';
+	snprintf(source, sizeof(source), "%s/%" PRId32 "/%" PRId64, topic, partition,
+		 f->source_offset);
+	h[nh++] = (struct souk_kafka_header){"souk-result-id", f->result_id,
+					     strlen(f->result_id)};
+	h[nh++] = (struct souk_kafka_header){"souk-source", source, strlen(source)};
+	if (f->source_event_id[0])
+		h[nh++] = (struct souk_kafka_header){"souk-source-event-id",
+						     f->source_event_id,
+						     strlen(f->source_event_id)};
+	nh = souk_outbox_extra_headers(f->headers, f->headers_len, &extra, h, nh, 16);
+	while ((rc = souk_kafka_produce(r->producer, to, f->key, f->key_len, f->value,
+					f->len, h, nh, (void *)(uintptr_t)k, errstr,
+					sizeof(errstr))) == SOUK_KAFKA_QUEUE_FULL)
+		souk_kafka_poll(r->producer, 10);
+	souk_json_destroy(extra);
+	if (rc)
+		SOUK_LOG_WARN("outbox_produce_failed", "error=%s", errstr);
+	return rc ? -1 : 0;
+}
+
+/* Publishes up to one round of outbox rows of topic/partition after its cursor and
+ * moves the cursor past those whose every result the broker acknowledged. Returns the
+ * rows marked, or -1 on error. */
 static long
 souk_outbox_relay_round(struct souk_outbox_relay *r, const char *topic, int32_t partition)
 {
-	char part[16], limit[16], errstr[512];
+	char part[16], limit[16], id[24], errstr[512];
 	const char *params[3] = {topic, part, limit};
 	PGresult *res = NULL;
-	long n, marked = 0;
-	int rc;
+	long rows, marked = 0;
+	size_t total = 0, k = 0, published = 0;
 
 	snprintf(part, sizeof(part), "%" PRId32, partition);
 	snprintf(limit, sizeof(limit), "%d", SOUK_OUTBOX_RELAY_ROWS);
-	if (souk_pg_exec_prepared(r->pg, "souk_outbox_select", 3, params, &res, errstr,
-				  sizeof(errstr))) {
+	if (souk_pg_exec_prepared_binary(r->pg, "souk_outbox_select", 3, params, &res,
+					 errstr, sizeof(errstr))) {
 		SOUK_LOG_WARN("outbox_read_failed", "error=%s", errstr);
 		return -1;
 	}
-	n = PQntuples(res);
-	if (n == 0)
+	rows = PQntuples(res);
+	for (long i = 0; i < rows; i++)
+		total += (uint32_t)souk_outbox_get_be(
+		    (const unsigned char *)PQgetvalue(res, (int)i, 1), 4);
+	if (total == 0)
 		goto out;
 	r->reports = r->failures = 0;
-	r->delivered = calloc((size_t)n, sizeof(*r->delivered));
+	r->delivered = calloc(total, sizeof(*r->delivered));
 	if (!r->delivered) {
 		marked = -1;
 		goto out;
 	}
-	for (long i = 0; i < n; i++) {
-		struct souk_kafka_header h[16];
-		char source[300];
-		size_t nh = 0, key_len = 0, len = 0;
-		char *key = NULL, *value;
-		souk_json_t *extra = NULL;
+	for (long i = 0; i < rows; i++) {
+		const char *body = PQgetvalue(res, (int)i, 2);
+		size_t len = (size_t)PQgetlength(res, (int)i, 2), off = 0;
+		size_t messages = (uint32_t)souk_outbox_get_be(
+		    (const unsigned char *)PQgetvalue(res, (int)i, 1), 4);
 
-		value = souk_pgarray_unhex(PQgetvalue(res, (int)i, 4), &len);
-		if (!PQgetisnull(res, (int)i, 3))
-			key = souk_pgarray_unhex(PQgetvalue(res, (int)i, 3), &key_len);
-		snprintf(source, sizeof(source), "%s/%" PRId32 "/%s", topic, partition,
-			 PQgetvalue(res, (int)i, 7));
-		h[nh++] = (struct souk_kafka_header){"souk-result-id",
-						     PQgetvalue(res, (int)i, 1),
-						     strlen(PQgetvalue(res, (int)i, 1))};
-		h[nh++] =
-		    (struct souk_kafka_header){"souk-source", source, strlen(source)};
-		if (!PQgetisnull(res, (int)i, 6))
-			h[nh++] = (struct souk_kafka_header){
-			    "souk-source-event-id", PQgetvalue(res, (int)i, 6),
-			    strlen(PQgetvalue(res, (int)i, 6))};
-		nh = souk_outbox_extra_headers(PQgetvalue(res, (int)i, 5), &extra, h, nh,
-					       16);
-		if (!value) {
-			r->reports++;
-			r->failures++;
-			SOUK_LOG_ERROR("outbox_bad_row", "id=%s",
-				       PQgetvalue(res, (int)i, 0));
-		} else {
-			while ((rc = souk_kafka_produce(
-				    r->producer, PQgetvalue(res, (int)i, 2), key, key_len,
-				    value, len, h, nh, (void *)(uintptr_t)i, errstr,
-				    sizeof(errstr))) == SOUK_KAFKA_QUEUE_FULL)
-				souk_kafka_poll(r->producer, 10);
-			if (rc) {
+		for (size_t m = 0; m < messages; m++, k++) {
+			struct souk_outbox_frame f;
+
+			if (souk_outbox_frame_get(body, len, &off, &f)) {
+				SOUK_LOG_ERROR("outbox_bad_row",
+					       "id=%" PRId64 " result=%zu of %zu",
+					       (int64_t)souk_outbox_get_be(
+						   (const unsigned char *)PQgetvalue(
+						       res, (int)i, 0),
+						   8),
+					       m, messages);
+				r->reports += messages - m; /* none of the rest is sent */
+				r->failures += messages - m;
+				k += messages - m;
+				break;
+			}
+			if (souk_outbox_relay_send(r, topic, partition, &f, k)) {
 				r->reports++;
 				r->failures++;
-				SOUK_LOG_WARN("outbox_produce_failed", "error=%s",
-					      errstr);
 			}
 		}
-		souk_json_destroy(extra);
-		free(key);
-		free(value);
 	}
 	/* Every report comes within message.timeout.ms. */
-	while (r->reports < (size_t)n)
+	while (r->reports < total)
 		souk_kafka_poll(r->producer, 100);
-	/* The cursor moves over the acknowledged prefix: a row after a failed one is
-	 * published again next round (same result id), so their order holds. */
-	while (marked < n && r->delivered[marked])
-		marked++;
-	if (marked) {
-		const char *v[3] = {topic, part, PQgetvalue(res, (int)marked - 1, 0)};
+	/* The cursor moves over the rows acknowledged in full: a row after a failure is
+	 * published again next round (same result ids), so their order holds. */
+	k = 0;
+	for (long i = 0; i < rows; i++) {
+		size_t messages = (uint32_t)souk_outbox_get_be(
+		    (const unsigned char *)PQgetvalue(res, (int)i, 1), 4);
+		size_t ok = 0;
 
+		while (ok < messages && r->delivered[k + ok])
+			ok++;
+		if (ok < messages)
+			break;
+		k += messages;
+		marked++;
+	}
+	published = k;
+	if (marked) {
+		const char *v[3] = {topic, part, id};
+
+		snprintf(id, sizeof(id), "%" PRId64,
+			 (int64_t)souk_outbox_get_be(
+			     (const unsigned char *)PQgetvalue(res, (int)marked - 1, 0), 8));
 		if (souk_pg_exec_prepared(r->pg, "souk_outbox_mark", 3, v, NULL, errstr,
 					  sizeof(errstr))) {
 			/* Published but not marked: published again next round, same ids.
@@ -317,7 +525,7 @@ souk_outbox_relay_round(struct souk_outbox_relay *r, const char *topic, int32_t 
 			marked = -1;
 			goto out;
 		}
-		souk_metrics_counter_add(r->published, (uint64_t)marked);
+		souk_metrics_counter_add(r->published, (uint64_t)published);
 	}
 	if (r->failures)
 		souk_metrics_counter_add(r->failed, r->failures);
