@@ -27,6 +27,19 @@ bench_high() {
 	kcat -b "$SOUK_KAFKA_BROKERS" -Q "${args[@]}" 2>/dev/null | awk '{ s += $NF } END { print s + 0 }'
 }
 
+# bench_pg_open: one psql session kept open for polling while a benchmark runs. A psql
+# and a PostgreSQL backend started per poll cost ~15 ms of CPU each, taken from what is
+# measured (on 2 cores, polling every 20 ms that way took a fifth of the machine).
+# bench_pg_ask SQL: runs SQL (one statement answering one row) in it; the row is in
+# REPLY, columns separated by |. No subshell: call it as a command, not in $( ).
+bench_pg_open() {
+	coproc BENCH_PG { psql "$SOUK_PG_DSN" -qAtX -v ON_ERROR_STOP=1; }
+}
+bench_pg_ask() {
+	printf '%s;\n' "$1" >&"${BENCH_PG[1]}"
+	read -r REPLY <&"${BENCH_PG[0]}" || souk_die "the polling psql session ended (on: $1)"
+}
+
 # bench_result NAME FIGURE UNIT BASELINE_NAME BASELINE RATIO TARGET: one JSON line
 # appended to $BENCH_DIR/results.jsonl and a readable line on stdout.
 bench_result() {

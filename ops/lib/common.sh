@@ -33,7 +33,7 @@ souk_say() { printf '%s\n' "$*" >&2; }
 souk_die() { printf 'error: %s\n' "$*" >&2; exit 1; }
 
 # Milliseconds since the epoch, for the timings the scripts print.
-souk_now_ms() { date +%s%3N; }
+souk_now_ms() { echo $(( ${EPOCHREALTIME/[.,]/} / 1000 )); }
 
 # Stops the souk-lag that make demo leaves serving its dashboard (pid in the stack
 # folder), if it still runs.

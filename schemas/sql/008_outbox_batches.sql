@@ -13,7 +13,9 @@ CREATE TABLE outbox_batch (
 	source_topic     text    NOT NULL,
 	source_partition integer NOT NULL,
 	messages         integer NOT NULL CHECK (messages > 0),
-	body             bytea   NOT NULL,
+	-- lz4, not the default pglz: a batch's body (~400 KB for 1,000 results) compresses
+	-- to about a third either way, and pglz took ~7 ms of each batch's transaction.
+	body             bytea   COMPRESSION lz4 NOT NULL,
 	created_at       timestamptz NOT NULL DEFAULT now()
 );
 
