@@ -367,19 +367,23 @@ static const struct {
     {"orders", "SELECT order_id, result_id FROM orders WHERE order_id = ANY ($1::text[])",
      1},
     /* per SKU since its last stock_set: sold <= stock, sold + available == stock; and
-     * the (sku, user) purchases that differ from the accepted orders */
+     * the (sku, user) purchases that differ from the accepted orders (each table read
+     * once: orders has no index on sku, and a lookup per purchase scanned it each time) */
     {"stock",
      "WITH last AS (SELECT DISTINCT ON (sku) sku, stock, applied_at FROM stock_sets "
-     "WHERE sku = ANY ($1::text[]) ORDER BY sku, applied_at DESC), sold AS (SELECT "
-     "l.sku, l.stock, "
-     "coalesce(sum(o.qty) FILTER (WHERE o.status = 'accepted'), 0) AS sold "
-     "FROM last l LEFT JOIN orders o ON o.sku = l.sku AND o.decided_at >= l.applied_at "
-     "GROUP BY l.sku, l.stock) "
+     "WHERE sku = ANY ($1::text[]) ORDER BY sku, applied_at DESC), "
+     "accepted AS (SELECT sku, user_id, sum(qty) AS qty, "
+     "sum(qty) FILTER (WHERE o.decided_at >= l.applied_at) AS recent "
+     "FROM orders o JOIN last l USING (sku) WHERE o.status = 'accepted' "
+     "GROUP BY sku, user_id), "
+     "sold AS (SELECT l.sku, l.stock, coalesce(sum(a.recent), 0) AS sold "
+     "FROM last l LEFT JOIN accepted a USING (sku) GROUP BY l.sku, l.stock), "
+     "mismatched AS (SELECT sku, count(*) AS n FROM accepted a "
+     "FULL JOIN (SELECT sku, user_id, qty FROM purchases WHERE sku = ANY ($1::text[])) p "
+     "USING (sku, user_id) WHERE coalesce(a.qty, 0) <> coalesce(p.qty, 0) GROUP BY sku) "
      "SELECT s.sku, s.sold <= s.stock, s.sold + st.available = s.stock, "
-     "(SELECT count(*) FROM purchases p WHERE p.sku = s.sku AND p.qty <> "
-     "(SELECT coalesce(sum(qty), 0) FROM orders o WHERE o.sku = p.sku AND "
-     "o.user_id = p.user_id AND o.status = 'accepted')) "
-     "FROM sold s JOIN stock st USING (sku)",
+     "coalesce(m.n, 0) "
+     "FROM sold s JOIN stock st USING (sku) LEFT JOIN mismatched m USING (sku)",
      1},
     {"rides",
      "SELECT count(*), count(*) FILTER (WHERE state IN ('offered', 'accepted', "

@@ -1,0 +1,221 @@
+"""Shared by the fault scenarios (tests/faults/test_*.py): the stack's servers, the
+traffic, workers started and killed, waiting for every decision, souk-verify.
+
+A scenario produces a flash sale and a city's ride requests at a bounded rate through
+souk-produce (or the gateway), injects its faults while the pools work, waits until
+every order and request is decided, stops the workers with SIGTERM, and runs
+souk-verify over the window. Its figures are printed in one line:
+
+    events N faults F lost 0 applied_twice 0 oversold 0 double_booked 0 split_ids 0
+
+The workers run in consumer groups of the run's own, moved to the end of their topics
+first, so what other tests left on the topics is not theirs to decide.
+"""
+import json
+import os
+import random
+import signal
+import socket
+import subprocess
+import time
+import uuid
+from datetime import datetime, timezone
+
+SOURCE_DIR = os.environ.get("SOUK_SOURCE_DIR",
+                            os.path.dirname(os.path.dirname(os.path.dirname(
+                                os.path.abspath(__file__)))))
+BIN = os.environ.get("SOUK_BIN", os.path.join(SOURCE_DIR, "build", "bin"))
+DSN = os.environ.get("SOUK_PG_DSN", "host=127.0.0.1 port=15432 dbname=souk user=souk")
+STACK_DIR = os.environ.get("SOUK_STACK_DIR", os.path.join(SOURCE_DIR, ".stack"))
+TAG = uuid.uuid4().hex[:8]
+WAIT_S = 180
+
+
+def psql(sql):
+    return subprocess.run(["psql", DSN, "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql],
+                          check=True, capture_output=True, text=True).stdout.strip()
+
+
+def run(*args, **kw):
+    return subprocess.run([os.path.join(BIN, args[0]), *args[1:]], check=True,
+                          capture_output=True, text=True, timeout=300, **kw)
+
+
+def stamp(precise=False):
+    """Now, as souk-verify reads a window's bound."""
+    now = datetime.now(timezone.utc)
+    if precise:
+        return now.strftime("%Y-%m-%dT%H:%M:%S.%f")[:-3] + "Z"
+    return now.strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def stack(*args):
+    """ops/stack with args (up brings back whatever a scenario stopped)."""
+    subprocess.run([os.path.join(SOURCE_DIR, "ops", "stack"), *args], check=True,
+                   capture_output=True, text=True, timeout=300)
+
+
+def wait_for(what, check, timeout=WAIT_S, every=0.2):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if check():
+            return
+        time.sleep(every)
+    raise AssertionError(f"{what}: not within {timeout} s")
+
+
+class Worker:
+    """One souk-worker process of a pool, in a group of this run's own. A low session
+    timeout lets a killed or stopped member's partitions move on quickly."""
+
+    def __init__(self, pool, topics, *args, session_timeout_ms=6000):
+        self.pool, self.group, self.args = pool, f"souk-{pool}-faults-{TAG}", list(args)
+        self.session_timeout_ms = session_timeout_ms
+        self.log = open(f"/tmp/souk-faults-{pool}-{TAG}.log", "a")
+        self.proc = None
+        for topic in topics:
+            run("souk-replay", "--reset-group", self.group, "--to-latest", "--execute", topic)
+
+    def start(self):
+        self.proc = subprocess.Popen(
+            [os.path.join(BIN, "souk-worker"), self.pool, "--group", self.group,
+             "-X", "http.listen=127.0.0.1:0", "-X", "log.level=warn",
+             "-X", f"kafka.session.timeout.ms={self.session_timeout_ms}",
+             "-X", "kafka.heartbeat.interval.ms=1000", *self.args],
+            stderr=self.log)
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def signal(self, sig):
+        self.proc.send_signal(sig)
+
+    def stop(self):
+        """SIGTERM; returns the exit status (0: drained and left the group)."""
+        self.proc.terminate()
+        rc = self.proc.wait(timeout=60)
+        self.log.close()
+        return rc
+
+    def forget(self):
+        os.unlink(self.log.name)
+
+
+class Traffic:
+    """A flash sale (SKUS x STOCK items, retries of accepted orders, users over the
+    limit; demand well over supply) and a city's ride requests, with the drivers'
+    locations that the matching index needs."""
+
+    def __init__(self, scale=1, skus=5, stock=50):
+        self.sale = run("souk-loadgen", "flash-sale", "--seed", str(random.randrange(2**32)),
+                        "--users", str(2000 * scale), "--orders", str(2000 * scale),
+                        "--skus", str(skus), "--stock", str(stock),
+                        "--limit", "2").stdout.splitlines()
+        now = datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.000Z")
+        lat, lng = random.uniform(-40, 40), random.uniform(-170, 170)
+        self.city = [x for x in run("souk-loadgen", "city", "--seed",
+                                    str(random.randrange(2**32)), "--start", now,
+                                    "--drivers", "2000", "--requests", str(500 * scale),
+                                    "--duration", "120", "--tick", "30", "--bbox",
+                                    f"{lat},{lng},{lat + 0.05},{lng + 0.05}").stdout.splitlines()
+                     if '"type":"ride_event"' not in x]
+        self.orders = {json.loads(x)["order_id"] for x in self.sale if '"type":"order"' in x}
+        self.requests = {json.loads(x)["request_id"] for x in self.city
+                         if '"type":"ride_request"' in x}
+        self.skus = sorted({json.loads(x)["sku"] for x in self.sale
+                            if '"type":"stock_set"' in x})
+        # the stock first, then orders and requests; locations go ahead (produce_locations)
+        self.events = self.sale + [x for x in self.city if '"type":"ride_request"' in x]
+
+    def produce_locations(self):
+        """The drivers' locations, before the requests: the index is built from them."""
+        run("souk-produce", "-X", "log.level=warn",
+            input="\n".join(x for x in self.city if '"type":"location"' in x) + "\n")
+
+    def send(self, rate, *args):
+        """souk-produce of the sale and the requests at rate events/s, in the background;
+        it retries what the broker did not acknowledge (message.timeout.ms)."""
+        proc = subprocess.Popen([os.path.join(BIN, "souk-produce"), "-X", "log.level=warn",
+                                 "--rate", str(rate), *args], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        proc.stdin.write("\n".join(self.events) + "\n")
+        proc.stdin.close()
+        return proc
+
+    def decided(self):
+        """(orders decided, requests with a ride) of this traffic, from PostgreSQL."""
+        orders = ",".join(f"'{o}'" for o in self.orders)
+        requests = ",".join(f"'{r}'" for r in self.requests)
+        return (int(psql(f"SELECT count(*) FROM orders WHERE order_id IN ({orders})")),
+                int(psql(f"SELECT count(*) FROM rides WHERE request_id IN ({requests})")))
+
+    def wait_decided(self, timeout=WAIT_S):
+        want = (len(self.orders), len(self.requests))
+        got = None
+
+        def done():
+            nonlocal got
+            try:
+                got = self.decided()
+            except subprocess.CalledProcessError:  # PostgreSQL coming back
+                return False
+            return got == want
+        try:
+            wait_for("every order and request decided", done, timeout, every=0.5)
+        except AssertionError as e:
+            raise AssertionError(f"{e}: decided {got} of {want}") from None
+
+    def assert_sold_out(self):
+        left = psql(f"SELECT string_agg(available::text, ',' ORDER BY sku) FROM stock "
+                    f"WHERE sku IN ({','.join(repr(s) for s in self.skus)})")
+        assert left == ",".join(["0"] * len(self.skus)), f"stock left: {left}"
+
+    def cleanup(self):
+        requests = ",".join(f"'{r}'" for r in self.requests)
+        psql(f"DELETE FROM driver_claims WHERE request_id IN ({requests})")
+
+
+def verify(start, until, faults, *args):
+    """souk-verify over the window; prints and returns its summary line, which must
+    show nothing lost, applied twice, oversold, double-booked or split."""
+    res = subprocess.run([os.path.join(BIN, "souk-verify"), "--since", start, "--until",
+                          until, "--faults", str(faults), *args],
+                         capture_output=True, text=True, timeout=300)
+    print(res.stdout.strip(), flush=True)
+    assert res.returncode == 0, res.stdout + res.stderr
+    summary = res.stdout.strip().splitlines()[-1]
+    assert f"faults {faults} lost 0 applied_twice 0 oversold 0 double_booked 0 split_ids 0" \
+        in summary, summary
+    return summary
+
+
+def kafka_pid():
+    with open(os.path.join(STACK_DIR, "kafka", "pid")) as f:
+        return int(f.read())
+
+
+def redis_pid():
+    with open(os.path.join(STACK_DIR, "redis", "redis.pid")) as f:
+        return int(f.read())
+
+
+def pg_stop_immediate():
+    """PostgreSQL stopped the way a crash stops it: no checkpoint, recovery at start."""
+    cmd = [os.environ.get("SOUK_PG_BIN", "/usr/lib/postgresql/15/bin") + "/pg_ctl",
+           "-D", os.path.join(STACK_DIR, "pg"), "-m", "immediate", "-w", "stop"]
+    if os.getuid() == 0:
+        cmd = ["runuser", "-u", "postgres", "--"] + cmd
+    subprocess.run(cmd, check=True, capture_output=True, timeout=60)
+
+
+def sigkill(pid):
+    os.kill(pid, signal.SIGKILL)
+    wait_for(f"pid {pid} gone", lambda: not os.path.exists(f"/proc/{pid}")
+             or open(f"/proc/{pid}/stat").read().split()[2] == "Z", timeout=30, every=0.05)
