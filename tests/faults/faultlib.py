@@ -74,10 +74,13 @@ class Worker:
     """One souk-worker process of a pool, in a group of this run's own. A low session
     timeout lets a killed or stopped member's partitions move on quickly."""
 
-    def __init__(self, pool, topics, *args, session_timeout_ms=6000):
+    def __init__(self, pool, topics, *args, session_timeout_ms=6000, member=1):
+        """member: 2, 3, ... for further processes of the pool's group (their own log;
+        topics [] as the first one moved the group already)."""
         self.pool, self.group, self.args = pool, f"souk-{pool}-faults-{TAG}", list(args)
         self.session_timeout_ms = session_timeout_ms
-        self.log = open(f"/tmp/souk-faults-{pool}-{TAG}.log", "a")
+        suffix = "" if member == 1 else f"-{member}"
+        self.log = open(f"/tmp/souk-faults-{pool}-{TAG}{suffix}.log", "a")
         self.proc = None
         for topic in topics:
             run("souk-replay", "--reset-group", self.group, "--to-latest", "--execute", topic)
