@@ -66,6 +66,7 @@ e2e-full: stack
 faults: stack
 	/usr/bin/python3 tests/faults/test_kill_workers.py --long
 	/usr/bin/python3 tests/faults/test_servers.py --long
+	/usr/bin/python3 tests/faults/test_gateway_kill.py --long
 
 test-unit: build
 	ctest --preset default --label-regex unit
