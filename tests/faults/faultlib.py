@@ -17,6 +17,7 @@ import random
 import signal
 import socket
 import subprocess
+import threading
 import time
 import uuid
 from datetime import datetime, timezone
@@ -32,7 +33,8 @@ WAIT_S = 180
 
 
 def psql(sql):
-    return subprocess.run(["psql", DSN, "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql],
+    """One statement's output; the SQL goes on stdin (a long IN list does not fit argv)."""
+    return subprocess.run(["psql", DSN, "-qAtX", "-v", "ON_ERROR_STOP=1"], input=sql,
                           check=True, capture_output=True, text=True).stdout.strip()
 
 
@@ -144,12 +146,16 @@ class Traffic:
 
     def send(self, rate, *args):
         """souk-produce of the sale and the requests at rate events/s, in the background;
-        it retries what the broker did not acknowledge (message.timeout.ms)."""
+        it retries what the broker did not acknowledge (message.timeout.ms). The input is
+        fed from a thread, so the caller's faults land while the traffic flows."""
         proc = subprocess.Popen([os.path.join(BIN, "souk-produce"), "-X", "log.level=warn",
                                  "--rate", str(rate), *args], stdin=subprocess.PIPE,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-        proc.stdin.write("\n".join(self.events) + "\n")
-        proc.stdin.close()
+
+        def feed():
+            proc.stdin.write("\n".join(self.events) + "\n")
+            proc.stdin.close()
+        threading.Thread(target=feed, daemon=True).start()
         return proc
 
     def decided(self):
