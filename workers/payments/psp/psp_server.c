@@ -21,6 +21,7 @@ enum psp_route {
 	PSP_ROUTE_AUTHORIZE,   /* POST /v1/payments/authorize */
 	PSP_ROUTE_OPERATION,   /* POST /v1/payments/{ref}/{capture|void|refund} */
 	PSP_ROUTE_LOOKUP,      /* GET /v1/operations/{key} */
+	PSP_ROUTE_OPERATIONS,  /* GET /v1/operations?since=&after=&limit= */
 	PSP_ROUTE_LEDGER,      /* GET /v1/ledger/{payment_id} */
 	PSP_ROUTE_REPORT,      /* GET /v1/reports/settlement */
 	PSP_ROUTE_TEST_DROP,   /* POST /v1/test/drop/{ref} */
@@ -88,6 +89,7 @@ psp_server_route(struct psp_conn *c, const char *url)
 	} exact[] = {
 	    {"/v1/payments/authorize", PSP_ROUTE_AUTHORIZE},
 	    {"/v1/reports/settlement", PSP_ROUTE_REPORT},
+	    {"/v1/operations", PSP_ROUTE_OPERATIONS},
 	    {"/metrics", PSP_ROUTE_METRICS},
 	    {"/healthz", PSP_ROUTE_HEALTHZ},
 	};
@@ -269,6 +271,14 @@ psp_server_finish(struct psp_conn *c)
 		break;
 	case PSP_ROUTE_LEDGER:
 		psp_service_ledger(svc, c->param, a);
+		break;
+	case PSP_ROUTE_OPERATIONS:
+		psp_service_operations(
+		    svc,
+		    MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "since"),
+		    MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "after"),
+		    MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "limit"),
+		    a);
 		break;
 	case PSP_ROUTE_REPORT:
 		psp_service_report(
