@@ -51,16 +51,29 @@ def verify_fails(start, until, psp, *expect):
 
 
 def main():
+    started = []  # the processes to end if the scenario fails half-way
+    try:
+        return scenario(started)
+    finally:
+        for proc in started:
+            if proc.proc and proc.proc.poll() is None:
+                proc.proc.kill()
+                proc.proc.wait()
+
+
+def scenario(started):
     t0 = time.monotonic()
     start = stamp()
     psp = Psp("psp.latency=20ms", "psp.timeout_rate=0.03", "psp.timeout_delay=3s",
               "psp.error_rate=0.01", f"psp.seed={random.randrange(2**31)}")
+    started.append(psp)
     psp.start()
     traffic = PaymentTraffic(payments=500 * SCALE)
     print(traffic.summary, flush=True)
     worker = Worker("payments", ["payments"], "-X", f"payments.provider_url={psp.url}",
                     "-X", "payments.provider_timeout=1s", "-X",
                     "payments.janitor_interval=1s", "-X", "worker.poll_timeout=50ms")
+    started.append(worker)
     worker.start()
     sender = traffic.send(150 * SCALE)
     faults = 0

@@ -60,6 +60,7 @@ struct psp_conn {
 	size_t len, cap;
 	bool too_large;
 	bool claimed; /* the operation holds its key: execute it after the latency */
+	bool executed; /* psp_service_execute ran: the claim is finished or released */
 	struct psp_request req;
 	struct psp_ticket ticket;
 	bool answered; /* answer is final: send it once the delays are over */
@@ -262,6 +263,7 @@ psp_server_finish(struct psp_conn *c)
 	switch (c->route) {
 	case PSP_ROUTE_AUTHORIZE:
 	case PSP_ROUTE_OPERATION:
+		c->executed = true;
 		psp_service_execute(svc, &c->req, &c->ticket, a);
 		if (a->outcome == PSP_OUTCOME_PROVIDER_ERROR)
 			souk_metrics_counter_add(c->s->faults_error, 1);
@@ -422,6 +424,13 @@ psp_server_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)toe;
 	if (!c)
 		return;
+	/* The client went away before the operation ran (libmicrohttpd closes a
+	 * connection it finds closed when it resumes it, without calling the handler
+	 * again): nothing was applied, so the key is released, as after an injected
+	 * error. Kept claimed, it would answer in_progress to every retry and lookup for
+	 * the life of the process. An operation that ran keeps its stored answer. */
+	if (c->claimed && !c->executed)
+		psp_service_abandon(s->conf.service, &c->req);
 	psp_service_answer_clear(&c->answer);
 	free(c->param);
 	free(c->body);

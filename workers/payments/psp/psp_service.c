@@ -391,6 +391,12 @@ fail:
 	a->outcome = PSP_OUTCOME_INTERNAL_ERROR;
 }
 
+void
+psp_service_abandon(struct psp_service *svc, const struct psp_request *req)
+{
+	psp_idem_abandon(svc->idem, req->key);
+}
+
 /* ---- reading ------------------------------------------------------------------ */
 
 void

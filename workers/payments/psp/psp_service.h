@@ -96,6 +96,11 @@ bool psp_service_begin(struct psp_service *svc, const struct psp_request *req,
 void psp_service_execute(struct psp_service *svc, const struct psp_request *req,
 			 const struct psp_ticket *ticket, struct psp_answer *a);
 
+/* Instead of step two, for a claimed key whose request will not execute (its client
+ * went away first): releases the claim, as an injected error does (nothing applied;
+ * the key is free again). */
+void psp_service_abandon(struct psp_service *svc, const struct psp_request *req);
+
 /* GET /v1/operations/{key}: 200 {"key", "status", "body"} with the stored answer, 409
  * in_progress while it executes, 404 unknown_key when nothing was applied under it. */
 void psp_service_lookup(struct psp_service *svc, const char *key, struct psp_answer *a);
