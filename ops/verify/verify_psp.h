@@ -27,6 +27,10 @@
  *                   an in_progress key): the comparison is premature for them, so the
  *                   check fails until the janitor resolved them
  *
+ * The provider's operations are read from the window's start on: a payment whose
+ * earlier commands came before the window has effects there that the listing leaves
+ * out, so a window starts before its traffic (as the fault scenarios' do).
+ *
  * Each problem is named on stderr (the first VERIFY_PSP_SHOWN of each kind), e.g.
  * `payment p-1: ledger captured 1999, provider 0 (lost)`.
  */
