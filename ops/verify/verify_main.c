@@ -2,9 +2,11 @@
  * souk-verify: checks souk's promises over a window of traffic, from PostgreSQL and
  * the topics: nothing lost, nothing applied twice, never oversold, one driver per ride.
  *
- *   souk-verify [--since TS|DURATION] [--until TS] [--acked FILE] [--faults N] [CHECK...]
+ *   souk-verify [--since TS|DURATION] [--until TS] [--acked FILE] [--psp URL]
+ *               [--faults N] [CHECK...]
  *
- * CHECK is orders, rides or both (default). The window is every message stamped
+ * CHECK is orders, rides, payments (which needs --psp), or by default orders and rides,
+ * and payments too with --psp. The window is every message stamped
  * --since or later (default 10m ago) and before --until (default: up to now) on the
  * source topics; their answers are looked for up to now.
  *
@@ -16,13 +18,18 @@
  *   rides   every request_id on `ride-requests` has its ride; no driver holds two open
  *           rides (offered, accepted, started), nor has two claims; each decision's
  *           ride_match messages (per request, driver and status) share one result id.
+ *   payments every command answered, nothing charged twice at the provider, every
+ *           payment in a legal state reached by legal transitions, the ledger's
+ *           amounts equal to the provider's (verify_psp.h); the provider's side is
+ *           souk-psp's operations listing at --psp URL.
  *   --acked FILE: one event_id per line, those a client got a 202 (or a delivery
  *           report) for: each must be on its topic in the window.
  *
  * Prints a line per check with its figures, then
  *   events N faults F lost L applied_twice A oversold O double_booked D split_ids S
- * Exit 0 when every figure after faults is 0, 1 when some is not, 2 on a usage error or
- * a failure to read.
+ *   illegal_states I
+ * Exit 0 when every figure after faults is 0 and no payment is still parked, 1 when
+ * not, 2 on a usage error or a failure to read.
  */
 #include <getopt.h>
 #include <inttypes.h>
@@ -38,6 +45,7 @@
 #include "souk_map.h"
 #include "souk_pg.h"
 #include "souk_pgarray.h"
+#include "verify_psp.h"
 #include "verify_topic.h"
 
 #define VERIFY_CHUNK 5000 /* business keys per query */
@@ -60,7 +68,7 @@ struct verify {
 	struct souk_map *by_id;
 	struct souk_map *skus; /* the SKUs of the window's orders */
 	struct souk_pgarray sku_list;
-	int64_t events, lost, twice, oversold, double_booked, split;
+	int64_t events, lost, twice, oversold, double_booked, split, illegal, parked;
 	char errstr[512];
 };
 
@@ -358,6 +366,37 @@ verify_rides(struct verify *v)
 	return 0;
 }
 
+/* ---- payments ---------------------------------------------------------------------- */
+
+static int
+verify_payments(struct verify *v, const char *url)
+{
+	struct verify_psp_figures f;
+
+	if (verify_psp_run(v->rk, v->pg, url, v->since_ms, v->until_ms, &f, v->errstr,
+			   sizeof(v->errstr)))
+		return -1;
+	printf("payments  events %" PRId64 " commands %" PRId64 " payments %" PRId64
+	       " stored %" PRId64 " provider_ops %" PRId64 " unanswered %" PRId64
+	       " charged_twice %" PRId64 " ledger_short %" PRId64 " ledger_over %" PRId64
+	       " keys_twice %" PRId64 " illegal_states %" PRId64 " parked %" PRId64
+	       " open_intents %" PRId64 "\n",
+	       f.events, f.commands, f.payments, f.stored, f.provider_ops, f.unanswered,
+	       f.charged_twice, f.ledger_short, f.ledger_over, f.keys_twice,
+	       f.illegal_states, f.parked, f.open_intents);
+	if (f.parked)
+		fprintf(stderr,
+			"payments: %" PRId64 " payments still parked: run again once the "
+			"janitor resolved them\n",
+			f.parked);
+	v->events += f.events;
+	v->lost += f.unanswered + f.ledger_short;
+	v->twice += f.charged_twice + f.ledger_over + f.keys_twice;
+	v->illegal += f.illegal_states;
+	v->parked += f.parked;
+	return 0;
+}
+
 /* ---- main -------------------------------------------------------------------------- */
 
 static const struct {
@@ -425,18 +464,24 @@ verify_usage(FILE *out)
 	fprintf(
 	    out,
 	    "usage: souk-verify [--since TS|DURATION] [--until TS] [--acked FILE] "
-	    "[--faults N] [orders] [rides]\n"
+	    "[--psp URL]\n"
+	    "                   [--faults N] [orders] [rides] [payments]\n"
 	    "\n"
 	    "Checks the window's orders (decided once, answered with one result id, no\n"
 	    "SKU oversold, purchases equal to the accepted orders) and rides (every\n"
 	    "request has its ride, no driver in two open rides, one result id per\n"
-	    "decision); with --acked, that every event_id in FILE is on its topic.\n"
+	    "decision); with --acked, that every event_id in FILE is on its topic; with\n"
+	    "--psp, payments (every command answered, nothing charged twice at the\n"
+	    "provider, legal states and transitions, ledger amounts equal to the\n"
+	    "provider's).\n"
 	    "\n"
 	    "      --since T      the window: messages stamped T (2026-01-01T00:00:00Z) "
 	    "or\n"
 	    "                     within the last T (90s, 10m, 2h); default 10m\n"
 	    "      --until T      and stamped before T (default: up to now)\n"
 	    "      --acked FILE   event_ids a client got an acknowledgement for\n"
+	    "      --psp URL      the payment provider (souk-psp, e.g. "
+	    "http://127.0.0.1:18200)\n"
 	    "      --faults N     printed in the summary line (the faults injected)\n"
 	    "  -c, --config FILE, -X KEY=VALUE, -h, -V as the other souk tools\n"
 	    "\n"
@@ -475,6 +520,7 @@ main(int argc, char **argv)
 	    {"since", required_argument, NULL, 's'},
 	    {"until", required_argument, NULL, 'u'},
 	    {"acked", required_argument, NULL, 'a'},
+	    {"psp", required_argument, NULL, 'p'},
 	    {"faults", required_argument, NULL, 'f'},
 	    {"config", required_argument, NULL, 'c'},
 	    {"set", required_argument, NULL, 'X'},
@@ -485,10 +531,10 @@ main(int argc, char **argv)
 	const struct souk_config_def *const tables[] = {souk_config_common, NULL};
 	const char **sets = calloc((size_t)argc + 1, sizeof(*sets));
 	const char *since = "10m", *until = NULL, *acked = NULL, *faults = "0",
-		   *config_path = NULL;
+		   *config_path = NULL, *psp = NULL;
 	struct verify v = {0};
 	struct souk_config *cfg = NULL;
-	bool orders = false, rides = false;
+	bool orders = false, rides = false, payments = false;
 	int nsets = 0, c, rc = 2;
 
 	if (!sets)
@@ -503,6 +549,9 @@ main(int argc, char **argv)
 			break;
 		case 'a':
 			acked = optarg;
+			break;
+		case 'p':
+			psp = optarg;
 			break;
 		case 'f':
 			faults = optarg;
@@ -531,14 +580,24 @@ main(int argc, char **argv)
 			orders = true;
 		else if (!strcmp(argv[i], "rides"))
 			rides = true;
+		else if (!strcmp(argv[i], "payments"))
+			payments = true;
 		else {
-			fprintf(stderr, "error: unknown check \"%s\" (orders, rides)\n",
+			fprintf(stderr,
+				"error: unknown check \"%s\" (orders, rides, payments)\n",
 				argv[i]);
 			goto out;
 		}
 	}
-	if (!orders && !rides)
+	if (payments && !psp) {
+		fprintf(stderr, "error: the payments check needs --psp URL, the payment "
+				"provider to compare the ledger with\n");
+		goto out;
+	}
+	if (!orders && !rides && !payments) {
 		orders = rides = true;
+		payments = psp != NULL;
+	}
 	if (verify_since(since, &v.since_ms)) {
 		fprintf(stderr,
 			"error: --since \"%s\": expected a time like "
@@ -569,7 +628,8 @@ main(int argc, char **argv)
 		if (souk_pg_prepare(v.pg, verify_sql[i].name, verify_sql[i].sql,
 				    verify_sql[i].nparams, v.errstr, sizeof(v.errstr)))
 			goto fail;
-	if ((orders && verify_orders(&v)) || (rides && verify_rides(&v)))
+	if ((orders && verify_orders(&v)) || (rides && verify_rides(&v)) ||
+	    (payments && verify_payments(&v, psp)))
 		goto fail;
 	if (acked) {
 		int64_t n, missing = verify_acked(&v, acked, &n);
@@ -581,9 +641,14 @@ main(int argc, char **argv)
 		v.lost += missing;
 	}
 	printf("events %" PRId64 " faults %s lost %" PRId64 " applied_twice %" PRId64
-	       " oversold %" PRId64 " double_booked %" PRId64 " split_ids %" PRId64 "\n",
-	       v.events, faults, v.lost, v.twice, v.oversold, v.double_booked, v.split);
-	rc = v.lost || v.twice || v.oversold || v.double_booked || v.split ? 1 : 0;
+	       " oversold %" PRId64 " double_booked %" PRId64 " split_ids %" PRId64
+	       " illegal_states %" PRId64 "\n",
+	       v.events, faults, v.lost, v.twice, v.oversold, v.double_booked, v.split,
+	       v.illegal);
+	rc = v.lost || v.twice || v.oversold || v.double_booked || v.split || v.illegal ||
+		     v.parked
+		 ? 1
+		 : 0;
 	goto out;
 fail:
 	fprintf(stderr, "error: %s\n", v.errstr);

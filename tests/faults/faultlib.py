@@ -228,3 +228,130 @@ def sigkill(pid):
     os.kill(pid, signal.SIGKILL)
     wait_for(f"pid {pid} gone", lambda: not os.path.exists(f"/proc/{pid}")
              or open(f"/proc/{pid}/stat").read().split()[2] == "Z", timeout=30, every=0.05)
+
+
+# ---- payments (test_kill_payments.py) ------------------------------------------------
+
+class Psp:
+    """souk-psp on a port of the run's own, with its faults; its journal and log in a
+    directory of the run's own, so that a kill and a restart keep what it applied."""
+
+    def __init__(self, *settings):
+        import tempfile
+        self.dir = tempfile.mkdtemp(prefix=f"souk-faults-psp-{TAG}-")
+        self.port = free_port()
+        self.url = f"http://127.0.0.1:{self.port}"
+        self.settings = list(settings)
+        self.proc = None
+
+    def start(self):
+        args = [os.path.join(BIN, "souk-psp"), "-X", f"http.listen=127.0.0.1:{self.port}",
+                "-X", f"psp.journal={self.dir}/journal.ndjson", "-X", "log.level=warn"]
+        for s in self.settings:
+            args += ["-X", s]
+        with open(os.path.join(self.dir, "psp.log"), "ab") as log:
+            self.proc = subprocess.Popen(args, stdout=log, stderr=subprocess.STDOUT)
+        wait_for("souk-psp answering", self.healthy, timeout=15, every=0.05)
+
+    def healthy(self):
+        if self.proc.poll() is not None:
+            raise AssertionError(f"souk-psp exited with {self.proc.returncode} "
+                                 f"(log in {self.dir}/psp.log)")
+        try:
+            return self.request("GET", "/healthz")[0] == 200
+        except OSError:
+            return False
+
+    def request(self, method, path, body=None, headers=None):
+        import http.client
+        c = http.client.HTTPConnection("127.0.0.1", self.port, timeout=10)
+        try:
+            c.request(method, path, body=body, headers=headers or {})
+            r = c.getresponse()
+            return r.status, r.read().decode()
+        finally:
+            c.close()
+
+    def kill(self):
+        self.proc.kill()
+        self.proc.wait()
+
+    def stop(self):
+        """SIGTERM; the exit status."""
+        self.proc.terminate()
+        return self.proc.wait(timeout=30)
+
+    def forget(self):
+        import shutil
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+class PaymentTraffic:
+    """souk-loadgen payments: full flows, voids, refunds in part and in full, retries
+    under the same idempotency key, keys reused with other parameters and illegal
+    commands, for payments of the run's own (p-<tag>-N)."""
+
+    def __init__(self, payments=500, retry_share=0.1):
+        res = run("souk-loadgen", "payments", "--seed", str(random.randrange(2**32)),
+                  "--payments", str(payments), "--retry-share", str(retry_share))
+        self.lines = res.stdout.splitlines()
+        self.summary = res.stderr.strip().splitlines()[0]
+        self.payment_ids = sorted({json.loads(x)["payment_id"] for x in self.lines})
+
+    def send(self, rate):
+        """souk-produce of the commands at rate events/s, in the background."""
+        proc = subprocess.Popen([os.path.join(BIN, "souk-produce"), "-X", "log.level=warn",
+                                 "--rate", str(rate)], stdin=subprocess.PIPE,
+                                stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+        proc.stdin.write("\n".join(self.lines) + "\n")
+        proc.stdin.close()
+        return proc
+
+    def parked(self):
+        """Payments of this traffic whose provider outcome is still unknown."""
+        ids = ",".join(f"'{p}'" for p in self.payment_ids)
+        return int(psql(f"SELECT count(DISTINCT payment_id) FROM (SELECT payment_id FROM "
+                        f"payment_waiting WHERE payment_id IN ({ids}) UNION ALL "
+                        f"SELECT payment_id FROM idempotency_keys WHERE state = "
+                        f"'in_progress' AND payment_id IN ({ids})) x"))
+
+    def wait_settled(self, group, timeout=WAIT_S):
+        """Until the group consumed `payments` up to its end and nothing of this traffic
+        is parked (the janitor resolved every unknown outcome)."""
+        ends = end_offsets("payments")
+        state = None
+
+        def done():
+            nonlocal state
+            try:
+                rows = psql(f"SELECT partition, next_offset FROM consumer_offsets WHERE "
+                            f"group_id = '{group}' AND topic = 'payments'")
+                at = {int(p): int(o) for p, o in (r.split("|") for r in rows.splitlines())}
+                behind = sum(max(0, end - at.get(p, 0)) for p, end in ends.items())
+                state = (behind, self.parked())
+            except subprocess.CalledProcessError:
+                return False
+            return state == (0, 0)
+        try:
+            wait_for("every payment command consumed and no payment parked", done, timeout,
+                     every=0.5)
+        except AssertionError as e:
+            raise AssertionError(f"{e}: (messages behind, payments parked) {state}") from None
+
+
+def end_offsets(topic):
+    """{partition: high watermark} of topic (kcat)."""
+    brokers = os.environ.get("SOUK_KAFKA_BROKERS", "127.0.0.1:19092")
+    meta = json.loads(subprocess.run(["kcat", "-b", brokers, "-L", "-J", "-t", topic],
+                                     check=True, capture_output=True, text=True,
+                                     timeout=60).stdout)
+    parts = [p["partition"] for t in meta["topics"] for p in t["partitions"]]
+    out = subprocess.run(["kcat", "-b", brokers, "-Q"] +
+                         [a for p in parts for a in ("-t", f"{topic}:{p}:-1")],
+                         check=True, capture_output=True, text=True, timeout=60).stdout
+    ends = {}
+    for line in out.splitlines():  # payments [3] offset 40104
+        if "[" in line:
+            ends[int(line.split("[")[1].split("]")[0])] = int(line.split()[-1])
+    assert len(ends) == len(parts), out
+    return ends

@@ -16,6 +16,9 @@ Scenarios:
   illegal     capture before authorize -> illegal_transition, nothing applied
   kill        the worker SIGKILLed after the intent is committed and the call is out,
               before the batch commits -> after a restart: one authorization, authorized
+  kill, down  the same, and the provider down when the batch runs again: the call that
+              cannot connect now was sent before -> parked (not provider_unavailable);
+              once the provider is back the janitor finds it applied: authorized
   timeouts    every provider call times out -> parked; the janitor completes them; the
               capture that waited behind the authorize applies after it, and a retry
               of the parked authorize gets its outcome with the same result id
@@ -314,6 +317,38 @@ class PaymentsPool(unittest.TestCase):
         got = results({p4})
         auth_ids = {rid for rid, d in got if d["command"] == "authorize"}
         self.assertEqual(len(auth_ids), 1)
+
+    def test_2b_kill_then_provider_down_on_the_rerun(self):
+        p7 = f"p7-{RUN}"
+        produce([command(p7, f"create-{p7}", "create", 1300)])
+        wait_for("p7 created", lambda: payment(p7))
+        # The call is out (applied after 2 s) when the worker is killed; the provider
+        # is down when the batch runs again, so the second attempt of that call
+        # cannot connect: nothing sent now, but the first attempt was applied.
+        self.psp.stop()
+        self.psp.start("psp.latency=2s")
+        self.worker.provider_timeout = "10s"
+        self.worker.kill()
+        self.worker.start()
+        produce([command(p7, f"auth-{p7}", "authorize")])
+        wait_for("p7's intent committed before the call", lambda: psql(
+            f"SELECT 1 FROM payment_intents WHERE payment_id = '{p7}'"))
+        self.worker.kill()
+        wait_for("the provider applied the authorization",
+                 lambda: self.psp.operations(p7, "authorize"))
+        self.psp.stop()
+        self.worker.start()
+        wait_for("the rerun's call answered", lambda: psql(
+            f"SELECT 1 FROM payment_intents WHERE payment_id = '{p7}' AND state <> 'pending'"))
+        self.assertEqual(
+            psql(f"SELECT i.state, k.state FROM payment_intents i LEFT JOIN idempotency_keys k "
+                 f"ON k.key = 'auth-{p7}' WHERE i.payment_id = '{p7}'"),
+            [["unknown", "in_progress"]],
+            "a call an earlier attempt sent must be parked when the rerun cannot connect, "
+            "not answered provider_unavailable")
+        self.psp.start()
+        wait_for("p7 authorized by the janitor", lambda: (payment(p7) or [""])[0] == "authorized")
+        self.assertEqual(len(self.psp.operations(p7, "authorize")), 1)
 
     def test_3_timeouts_parked_then_janitor(self):
         p5 = f"p5-{RUN}"

@@ -4,8 +4,9 @@
  * 200 authorizations in flight at once finish in about one latency; the same key three
  * times is one operation in the provider's ledger; an illegal capture and a reused key
  * are REFUSED; an injected 500 and a refused connection are FAILED; a timeout is
- * UNKNOWN, and a LOOKUP then finds the operation applied; a never-used key is
- * NOT_FOUND.
+ * UNKNOWN, and a LOOKUP then finds the operation applied; so is a request whose
+ * provider died after applying it (a connection lost after sending, even when
+ * libcurl's retry then finds nothing listening); a never-used key is NOT_FOUND.
  */
 #include <libgen.h>
 #include <limits.h>
@@ -33,6 +34,7 @@
 
 struct psp {
 	pid_t pid;
+	int port; /* 0: the next psp_start picks a free one */
 	char url[64];
 	char run[32]; /* a prefix that keeps keys and payment ids apart between runs */
 };
@@ -138,7 +140,7 @@ psp_start(struct psp *psp, ...)
 	struct pay_provider *p;
 	struct seen s;
 	ssize_t n = readlink("/proc/self/exe", self, sizeof(self) - 1);
-	int argc = 0, port = free_port();
+	int argc = 0, port = psp->port ? psp->port : (psp->port = free_port());
 	const char *setting;
 	double deadline;
 	va_list ap;
@@ -431,6 +433,72 @@ test_timeout_is_unknown_then_lookup_finds_it_applied(void **state)
 	pay_provider_destroy(p);
 }
 
+/*
+ * The provider dies after it applied a request whose answer was still to come. The
+ * request went out on a connection an earlier answer left open, so libcurl, finding
+ * that connection closed without a byte of answer, retries it on a fresh one, which
+ * is refused: CURLE_COULDNT_CONNECT although the request was sent. The outcome must be
+ * UNKNOWN (the pool parks the payment and asks later), not FAILED ("nothing was
+ * sent", which the pool answers provider_unavailable without storing anything); the
+ * provider, back from its journal, shows the authorization applied.
+ */
+static void
+test_connection_lost_after_sending_is_unknown(void **state)
+{
+	struct psp *psp = *state;
+	struct pay_provider *p;
+	struct seen s = {0}, found;
+	char journal[128], setting[160], pid[64], key[80], err[256];
+	double until;
+
+	snprintf(journal, sizeof(journal), "/tmp/souk-test-pay-provider-%ld.journal",
+		 (long)getpid());
+	unlink(journal);
+	snprintf(setting, sizeof(setting), "psp.journal=%s", journal);
+	psp_start(psp, setting, "psp.timeout_rate=1", "psp.timeout_delay=30s", NULL);
+	p = client(psp->url, TIMEOUT_MS);
+	snprintf(pid, sizeof(pid), "%s-p", psp->run);
+	snprintf(key, sizeof(key), "%s-auth", psp->run);
+	/* an answer first, so that the authorization reuses its connection */
+	assert_int_equal(ask(p, (struct pay_provider_request){.op = PAY_PROVIDER_LOOKUP,
+							      .idempotency_key = key})
+			     .outcome,
+			 PAY_PROVIDER_NOT_FOUND);
+	submit(p,
+	       &(struct pay_provider_request){.op = PAY_PROVIDER_AUTHORIZE,
+					      .idempotency_key = key,
+					      .payment_id = pid,
+					      .amount = 900,
+					      .currency = "EUR"},
+	       &s);
+	/* applied at once (no latency), its answer held back 30 s */
+	for (until = now_s() + 0.5; now_s() < until;)
+		if (pay_provider_run(p, 100, err, sizeof(err)) < 0)
+			fail_msg("%s", err);
+	assert_int_equal(s.calls, 0);
+	kill(psp->pid, SIGKILL);
+	assert_int_equal(waitpid(psp->pid, NULL, 0), psp->pid);
+	psp->pid = 0;
+	run_all(p);
+	assert_int_equal(s.calls, 1);
+	if (s.outcome != PAY_PROVIDER_UNKNOWN)
+		fail_msg("connection lost after sending: %s (%s), want unknown",
+			 pay_provider_outcome_name(s.outcome), s.error);
+	pay_provider_destroy(p);
+
+	psp_start(psp, setting, NULL); /* same port, same journal */
+	p = client(psp->url, TIMEOUT_MS);
+	found = ask(p, (struct pay_provider_request){.op = PAY_PROVIDER_LOOKUP,
+						     .idempotency_key = key});
+	if (found.outcome != PAY_PROVIDER_OK)
+		fail_msg("lookup: %s %s", pay_provider_outcome_name(found.outcome),
+			 found.error);
+	assert_string_equal(found.status, "authorized");
+	assert_int_equal(found.amount, 900);
+	pay_provider_destroy(p);
+	unlink(journal);
+}
+
 static void
 test_submit_names_the_missing_field(void **state)
 {
@@ -476,6 +544,8 @@ main(void)
 		test_provider_error_and_refused_connection_fail, setup, teardown),
 	    cmocka_unit_test_setup_teardown(
 		test_timeout_is_unknown_then_lookup_finds_it_applied, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_connection_lost_after_sending_is_unknown,
+					    setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

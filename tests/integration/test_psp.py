@@ -306,6 +306,47 @@ class Flow(unittest.TestCase):
         self.assertEqual((r.json()["status"], r.json()["body"]["code"]), (409, "illegal_state"), r)
         checked("GET /v1/operations/{key}: the stored answer, 404 unknown_key")
 
+    def test_operations_listing_pages_in_order(self):
+        psp, pid = self.psp, f"p-{RUN}-list"
+        since = time.strftime("%Y-%m-%dT%H:%M:%S.000Z", time.gmtime(time.time() - 1))
+        ref = authorized_ref(psp.authorize(pid, f"auth-{pid}"), pid)
+        self.assertEqual(psp.op(ref, "capture", f"cap-{pid}", {"amount": 1999}).status, 200)
+        for i in range(3):
+            r = psp.op(ref, "refund", f"ref{i}-{pid}", {"amount": 100, "refund_id": f"r{i}"})
+            self.assertEqual(r.status, 200, r)
+        psp.authorize(pid, f"auth-{pid}")  # a replay lists nothing new
+        pages, after, listed = 0, 0, []
+        while True:
+            r = psp.request("GET", f"/v1/operations?since={since}&after={after}&limit=2")
+            self.assertEqual(r.status, 200, r)
+            page = r.json()
+            self.assertLessEqual(len(page["operations"]), 2)
+            listed += page["operations"]
+            pages += 1
+            self.assertGreaterEqual(page["next_after"], after)
+            after = page["next_after"]
+            if not page["more"]:
+                break
+        mine = [o for o in listed if o["payment_id"] == pid]
+        self.assertEqual([(o["type"], o["key"]) for o in mine],
+                         [("authorize", f"auth-{pid}"), ("capture", f"cap-{pid}")] +
+                         [("refund", f"ref{i}-{pid}") for i in range(3)])
+        seqs = [o["seq"] for o in listed]
+        self.assertEqual(seqs, sorted(set(seqs)))  # increasing, none twice
+        # the same operations as the ledger's view, numbered
+        self.assertEqual([{k: v for k, v in o.items() if k not in ("seq", "payment_id")}
+                          for o in mine], psp.ledger(pid))
+        # since in milliseconds, and a page past the end
+        ms = int((time.time() + 3600) * 1000)
+        r = psp.request("GET", f"/v1/operations?since={ms}")
+        self.assertEqual((r.status, r.json()["operations"], r.json()["more"]), (200, [], False), r)
+        for bad, field in (("since=yesterday", "since"), ("after=-1", "after"),
+                           ("limit=0", "limit"), ("limit=10001", "limit")):
+            r = psp.request("GET", f"/v1/operations?{bad}")
+            self.assertEqual((r.status, r.json()["field"]), (400, field), r)
+        checked(f"operations listing: {len(listed)} operations in {pages} pages of 2, "
+                "numbered in order, as the ledger shows them; bad arguments named")
+
     def test_hooks_change_the_report_only(self):
         psp = self.psp
         refs = {}
@@ -389,6 +430,48 @@ class Faults(unittest.TestCase):
         self.assertEqual((r.status, r.json()["code"]), (409, "in_progress"), r)
         self.assertEqual(psp.authorize(pid, key).headers["Idempotent-Replayed"], "true")
         checked(f"latency=200ms: {n} concurrent requests in {took:.2f} s; a concurrent retry gets in_progress")
+
+    def test_client_gone_before_the_answer(self):
+        # Clients send an authorization and close their connection before the answer:
+        # in the latency (before the operation ran: libmicrohttpd then closes the
+        # connection without calling the handler again, and the key must be released,
+        # not left in_progress for good) or in the timeout delay (after it ran: the
+        # key keeps the stored answer). Either way a retry under the same key gets a
+        # 200 and the payment has one authorization.
+        psp = self.start("psp.latency=20ms", "psp.timeout_rate=1", "psp.timeout_delay=300ms")
+        sent, stuck = [], []
+        for wait in (0, 0.005, 0.01, 0.015, 0.1):  # the last ones in the timeout delay
+            socks = []
+            for i in range(20):
+                pid, key = f"p-{RUN}-gone-{wait}-{i}", f"auth-{RUN}-gone-{wait}-{i}"
+                body = json.dumps({"payment_id": pid, "amount": 1999, "currency": "EUR"}).encode()
+                sock = socket.create_connection(("127.0.0.1", psp.port))
+                sock.sendall(b"POST /v1/payments/authorize HTTP/1.1\r\nHost: x\r\n"
+                             b"Content-Type: application/json\r\n"
+                             + f"Idempotency-Key: {key}\r\nContent-Length: {len(body)}\r\n\r\n".encode()
+                             + body)
+                socks.append(sock)
+                sent.append((pid, key))
+            time.sleep(wait)
+            for sock in socks:
+                sock.close()
+        time.sleep(0.6)  # every latency and timeout delay is over
+        replayed = 0
+        with concurrent.futures.ThreadPoolExecutor(20) as pool:
+            answers = list(pool.map(lambda s: psp.authorize(*s, timeout=5), sent))
+        for (pid, key), r in zip(sent, answers):
+            if r.status == 409:
+                stuck.append(key)
+                continue
+            self.assertEqual((r.status, r.json()["status"]), (200, "authorized"), f"{key}: {r}")
+            replayed += r.headers.get("Idempotent-Replayed") == "true"
+            self.assertEqual([o["type"] for o in psp.ledger(pid)], ["authorize"], key)
+        self.assertEqual(stuck, [], f"{len(stuck)} of {len(sent)} keys left in_progress")
+        self.assertGreater(replayed, 0)
+        self.assertLess(replayed, len(sent))
+        checked(f"{len(sent)} clients gone in the latency or the timeout delay: every retry "
+                f"200 ({replayed} replays of an operation that ran, the others run now), "
+                "one authorization each")
 
     def test_kill_and_restart_from_the_journal(self):
         psp, pid = self.start(), f"p-{RUN}-restart"

@@ -56,6 +56,10 @@ struct pay_cmd {
 	char hash[PAY_IDEM_HASH_SIZE];
 	char provider_key[SOUK_UUID_STRLEN + 1]; /* "" until it calls */
 	bool lookup; /* parked: ask the provider by key before anything */
+	/* Its intent was there before this call wrote it: an earlier attempt (a batch
+	 * cut short by a crash) may have sent the call, so a call that fails now without
+	 * sending anything is no proof that nothing was applied. */
+	bool sent_before;
 };
 
 struct pay_pay {
@@ -733,6 +737,17 @@ pay_batch_answered(const struct pay_provider_result *r, void *opaque)
 			pay_batch_park(c);
 			break;
 		}
+		if (c->sent_before) {
+			/* This attempt sent nothing, an earlier one may have: unknown. */
+			SOUK_LOG_WARN("payment_parked",
+				      "payment_id=%s command=%s key=%s error=\"%s\" "
+				      "reason=\"an earlier attempt may have been sent\"",
+				      c->pay->payment_id,
+				      pay_fsm_command_name(c->req.command), c->provider_key,
+				      r->error ? r->error : "");
+			pay_batch_park(c);
+			break;
+		}
 		pay_batch_answered_row(c, "done");
 		c->key->state = PAY_IDEM_KEY_ABSENT; /* not stored: a retry runs again */
 		pay_batch_answer_once(c, "provider_unavailable", PAY_BATCH_NEW);
@@ -759,15 +774,24 @@ pay_batch_answered(const struct pay_provider_result *r, void *opaque)
 static int
 pay_batch_submit(struct pay_batch *b)
 {
+	PGresult *sent = NULL;
+
 	for (int i = 0; i < PAY_SQL_I_COLS; i++)
 		if (!souk_pgarray_text(&b->intents[i]))
 			return pay_batch_fail(b, "%s", "out of memory");
-	if (pay_sql_write_intents(b->intent_pg, b->intents, b->err, sizeof(b->err))) {
+	if (pay_sql_write_intents(b->intent_pg, b->intents, &sent, b->err,
+				  sizeof(b->err))) {
 		b->failed = true;
 		return -1;
 	}
 	for (int i = 0; i < PAY_SQL_I_COLS; i++)
 		souk_pgarray_reset(&b->intents[i]);
+	/* the calls an earlier attempt may have sent (rare: after a crash, or parked) */
+	for (int r = 0; sent && r < PQntuples(sent); r++)
+		for (size_t i = 0; i < b->nsubmit; i++)
+			if (!strcmp(b->submit[i]->provider_key, PQgetvalue(sent, r, 0)))
+				b->submit[i]->sent_before = true;
+	PQclear(sent);
 	for (size_t i = 0; i < b->nsubmit; i++) {
 		struct pay_cmd *c = b->submit[i];
 		const souk_event_payment_t *p = &c->src->ev.payment;

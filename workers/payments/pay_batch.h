@@ -24,7 +24,9 @@
  *   refused   a declined authorization moves to declined, any other refusal changes
  *             nothing; final
  *   failed    nothing was applied: answered provider_unavailable, not stored, so the
- *             client's retry under the same key runs it again
+ *             client's retry under the same key runs it again; unless its intent was
+ *             there before this call wrote it (an earlier attempt, cut short by a
+ *             crash, may have sent the call): then it is unknown, as below
  *   unknown   (a timeout) the payment is parked: its key stays in_progress, its later
  *             commands wait. The janitor asks the provider by key (a command the
  *             provider never saw is sent again under the same key), completes the

@@ -421,8 +421,17 @@ pay_provider_result(struct pay_provider_xfer *x, CURLcode rc,
 	r->op = x->op;
 	r->idempotency_key = x->key;
 	if (rc != CURLE_OK) {
-		/* nothing was sent when no connection could be made */
-		if (rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST)
+		long sent = 0;
+
+		/* Nothing was sent when no connection could be made, unless an attempt
+		 * before went out: libcurl sends a request again on a fresh connection
+		 * when the reused one it went out on closes without a byte of answer (the
+		 * provider died after reading it, perhaps after applying it), and the
+		 * fresh connect may fail. CURLINFO_REQUEST_SIZE counts the bytes of every
+		 * attempt: any means the provider may have the request. */
+		curl_easy_getinfo(x->easy, CURLINFO_REQUEST_SIZE, &sent);
+		if ((rc == CURLE_COULDNT_CONNECT || rc == CURLE_COULDNT_RESOLVE_HOST) &&
+		    sent == 0)
 			r->outcome = PAY_PROVIDER_FAILED;
 		if (x->too_large)
 			snprintf(x->msg, sizeof(x->msg), "answer larger than %d bytes",

@@ -8,9 +8,11 @@
  *   REFUSED    4xx with the provider's code (declined-like, illegal_state, not_found,
  *              invalid_request, idempotency_key_reused): a definite answer, do not
  *              retry
- *   FAILED     500 provider_error, or no connection could be made (nothing was sent):
+ *   FAILED     500 provider_error, or no connection could be made and no byte of the
+ *              request went out (CURLINFO_REQUEST_SIZE 0, every attempt counted):
  *              definitely not applied, safe to retry with the same key
- *   UNKNOWN    a timeout, a connection lost after the request went out, 409
+ *   UNKNOWN    a timeout, a connection lost after the request went out (also when
+ *              libcurl's retry of it on a fresh connection then fails to connect), 409
  *              in_progress, any other 5xx or an answer that does not parse: it may have
  *              been applied; keep the key in_progress and ask LOOKUP later
  *   NOT_FOUND  LOOKUP only, 404 unknown_key: nothing was ever applied under the key

@@ -90,11 +90,20 @@ static const struct {
      "SELECT * FROM unnest($1::text[], $2::text[], $3::int[], $4::bigint[], "
      "$5::text[], $6::uuid[])",
      6},
+    /* Returns the keys whose call an earlier attempt may have sent: an intent there
+     * before, not answered (pending: a batch cut short; unknown: parked), or one
+     * another session inserted meanwhile (old does not see it, ins skipped it). */
     {"pay_insert_intents",
-     "INSERT INTO payment_intents (provider_key, payment_id, command, amount, "
-     "currency, refund_id) "
-     "SELECT * FROM unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], "
-     "$5::text[], $6::text[]) ON CONFLICT (provider_key) DO NOTHING",
+     "WITH u (k, id, cmd, amount, currency, refund_id) AS (SELECT * FROM "
+     "unnest($1::uuid[], $2::text[], $3::text[], $4::bigint[], $5::text[], $6::text[])), "
+     "old AS (SELECT provider_key, state FROM payment_intents "
+     "WHERE provider_key IN (SELECT k FROM u)), "
+     "ins AS (INSERT INTO payment_intents (provider_key, payment_id, command, amount, "
+     "currency, refund_id) SELECT * FROM u ON CONFLICT (provider_key) DO NOTHING "
+     "RETURNING provider_key) "
+     "SELECT u.k FROM u LEFT JOIN old ON old.provider_key = u.k "
+     "WHERE CASE WHEN old.state IS NOT NULL THEN old.state <> 'done' "
+     "ELSE u.k NOT IN (SELECT provider_key FROM ins) END",
      6},
     {"pay_reap",
      "DELETE FROM idempotency_keys WHERE (client_id, key) IN (SELECT client_id, key "
@@ -261,10 +270,20 @@ pay_sql_write(struct souk_pg *pg, struct pay_sql_rows *r, int64_t keep_s, char *
 
 int
 pay_sql_write_intents(struct souk_pg *pg, struct souk_pgarray cols[PAY_SQL_I_COLS],
-		      char *errstr, size_t errstr_size)
+		      PGresult **sent, char *errstr, size_t errstr_size)
 {
-	return pay_sql_exec_cols(pg, "pay_insert_intents", cols, PAY_SQL_I_COLS, NULL,
-				 NULL, errstr, errstr_size);
+	const char *values[PAY_SQL_I_COLS];
+
+	*sent = NULL;
+	if (cols[0].n == 0)
+		return SOUK_PG_OK;
+	for (int i = 0; i < PAY_SQL_I_COLS; i++)
+		if (!(values[i] = souk_pgarray_text(&cols[i]))) {
+			snprintf(errstr, errstr_size, "out of memory");
+			return SOUK_PG_ERROR;
+		}
+	return souk_pg_exec_prepared(pg, "pay_insert_intents", PAY_SQL_I_COLS, values, sent,
+				     errstr, errstr_size);
 }
 
 int

@@ -173,9 +173,14 @@ int pay_sql_write(struct souk_pg *pg, struct pay_sql_rows *r, int64_t keep_s,
 		  char *errstr, size_t errstr_size);
 
 /* Inserts the intents cols (state 'pending'; one already there stays as it is) on pg,
- * outside any transaction: committed when this returns. */
+ * outside any transaction: committed when this returns. *sent (the caller's, PQclear;
+ * NULL when cols is empty) gets the provider_key (column 0) of each intent whose call
+ * an earlier attempt may have sent: one that was there already and not answered
+ * (pending or unknown), or that another session wrote meanwhile. An intent answered
+ * 'done' had a definite answer (a failure sent nothing; a success or a refusal is
+ * stored under the client's key and never called again). */
 int pay_sql_write_intents(struct souk_pg *pg, struct souk_pgarray cols[PAY_SQL_I_COLS],
-			  char *errstr, size_t errstr_size);
+			  PGresult **sent, char *errstr, size_t errstr_size);
 
 /* Deletes up to limit idempotency keys that expired; *n says how many. */
 int pay_sql_reap(struct souk_pg *pg, int limit, long *n, char *errstr,

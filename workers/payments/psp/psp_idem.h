@@ -8,7 +8,8 @@
  *   same fingerprint, still executing    PSP_IDEM_IN_PROGRESS
  *   another fingerprint                  PSP_IDEM_REUSED, whatever the key's state
  *
- * A request abandoned before it had any effect (an injected 500) releases its claim:
+ * A request abandoned before it had any effect (an injected 500, a client gone before
+ * it ran) releases its claim:
  * the key is then free for any request, as if never used, except that the next claim
  * learns how many attempts came before (the fault draws depend on it, so a retry is
  * not doomed to the same fault).

@@ -357,6 +357,25 @@ psp_ledger_ops(const struct psp_ledger *l, const char *payment_id, psp_ledger_op
 	return n;
 }
 
+size_t
+psp_ledger_list(const struct psp_ledger *l, uint64_t after, int64_t since_ms,
+		size_t limit, psp_ledger_list_cb *cb, void *opaque, uint64_t *last,
+		bool *more)
+{
+	size_t i = after < l->nops ? (size_t)after : l->nops, n = 0;
+
+	/* operation number seq is l->ops[seq - 1] */
+	for (; i < l->nops && n < limit; i++) {
+		if (l->ops[i].op.at_ms < since_ms)
+			continue;
+		cb((uint64_t)i + 1, &l->ops[i].op, opaque);
+		n++;
+	}
+	*last = after > l->nops ? after : (uint64_t)i;
+	*more = i < l->nops;
+	return n;
+}
+
 int
 psp_ledger_settlements(const struct psp_ledger *l, int64_t settle_delay_ms,
 		       struct psp_settlement **rows, size_t *n)

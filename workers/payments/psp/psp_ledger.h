@@ -99,6 +99,19 @@ typedef void psp_ledger_op_cb(const struct psp_op *op, void *opaque);
 size_t psp_ledger_ops(const struct psp_ledger *l, const char *payment_id,
 		      psp_ledger_op_cb *cb, void *opaque);
 
+/* Calls cb with the operations applied after the one numbered after (0: from the
+ * first; operations are numbered 1, 2, ... in the order applied, which a journal
+ * replays, so a number names the same operation after a restart) and at since_ms or
+ * later, at most limit of them, in that order. *last gets the number of the last
+ * operation looked at (after itself when none was), the cursor of the next page, and
+ * *more whether operations remain past it. Returns how many cb got. Cost: O(operations
+ * looked at), at most the ledger's operations after `after`; *more may be true when
+ * all that remain are before since_ms (the next page is then empty). */
+typedef void psp_ledger_list_cb(uint64_t seq, const struct psp_op *op, void *opaque);
+size_t psp_ledger_list(const struct psp_ledger *l, uint64_t after, int64_t since_ms,
+		       size_t limit, psp_ledger_list_cb *cb, void *opaque, uint64_t *last,
+		       bool *more);
+
 /* Every capture and refund as the report shows it: settled settle_delay_ms after it
  * applied, test hooks honoured. *rows is malloc'd (NULL when *n is 0) and the
  * caller's. Returns 0, or -1 when out of memory. Cost: O(operations). */

@@ -21,6 +21,7 @@ enum psp_route {
 	PSP_ROUTE_AUTHORIZE,   /* POST /v1/payments/authorize */
 	PSP_ROUTE_OPERATION,   /* POST /v1/payments/{ref}/{capture|void|refund} */
 	PSP_ROUTE_LOOKUP,      /* GET /v1/operations/{key} */
+	PSP_ROUTE_OPERATIONS,  /* GET /v1/operations?since=&after=&limit= */
 	PSP_ROUTE_LEDGER,      /* GET /v1/ledger/{payment_id} */
 	PSP_ROUTE_REPORT,      /* GET /v1/reports/settlement */
 	PSP_ROUTE_TEST_DROP,   /* POST /v1/test/drop/{ref} */
@@ -59,6 +60,7 @@ struct psp_conn {
 	size_t len, cap;
 	bool too_large;
 	bool claimed; /* the operation holds its key: execute it after the latency */
+	bool executed; /* psp_service_execute ran: the claim is finished or released */
 	struct psp_request req;
 	struct psp_ticket ticket;
 	bool answered; /* answer is final: send it once the delays are over */
@@ -88,6 +90,7 @@ psp_server_route(struct psp_conn *c, const char *url)
 	} exact[] = {
 	    {"/v1/payments/authorize", PSP_ROUTE_AUTHORIZE},
 	    {"/v1/reports/settlement", PSP_ROUTE_REPORT},
+	    {"/v1/operations", PSP_ROUTE_OPERATIONS},
 	    {"/metrics", PSP_ROUTE_METRICS},
 	    {"/healthz", PSP_ROUTE_HEALTHZ},
 	};
@@ -260,6 +263,7 @@ psp_server_finish(struct psp_conn *c)
 	switch (c->route) {
 	case PSP_ROUTE_AUTHORIZE:
 	case PSP_ROUTE_OPERATION:
+		c->executed = true;
 		psp_service_execute(svc, &c->req, &c->ticket, a);
 		if (a->outcome == PSP_OUTCOME_PROVIDER_ERROR)
 			souk_metrics_counter_add(c->s->faults_error, 1);
@@ -269,6 +273,14 @@ psp_server_finish(struct psp_conn *c)
 		break;
 	case PSP_ROUTE_LEDGER:
 		psp_service_ledger(svc, c->param, a);
+		break;
+	case PSP_ROUTE_OPERATIONS:
+		psp_service_operations(
+		    svc,
+		    MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "since"),
+		    MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "after"),
+		    MHD_lookup_connection_value(c->conn, MHD_GET_ARGUMENT_KIND, "limit"),
+		    a);
 		break;
 	case PSP_ROUTE_REPORT:
 		psp_service_report(
@@ -412,6 +424,13 @@ psp_server_completed(void *cls, struct MHD_Connection *conn, void **con_cls,
 	(void)toe;
 	if (!c)
 		return;
+	/* The client went away before the operation ran (libmicrohttpd closes a
+	 * connection it finds closed when it resumes it, without calling the handler
+	 * again): nothing was applied, so the key is released, as after an injected
+	 * error. Kept claimed, it would answer in_progress to every retry and lookup for
+	 * the life of the process. An operation that ran keeps its stored answer. */
+	if (c->claimed && !c->executed)
+		psp_service_abandon(s->conf.service, &c->req);
 	psp_service_answer_clear(&c->answer);
 	free(c->param);
 	free(c->body);

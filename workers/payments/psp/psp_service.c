@@ -1,5 +1,6 @@
 #include "psp_service.h"
 
+#include <errno.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -390,6 +391,12 @@ fail:
 	a->outcome = PSP_OUTCOME_INTERNAL_ERROR;
 }
 
+void
+psp_service_abandon(struct psp_service *svc, const struct psp_request *req)
+{
+	psp_idem_abandon(svc->idem, req->key);
+}
+
 /* ---- reading ------------------------------------------------------------------ */
 
 void
@@ -444,14 +451,13 @@ struct psp_service_gen {
 	int64_t settle_delay_ms;
 };
 
+/* op's members, in a map the caller opened and closes. */
 static void
-psp_service_gen_op(const struct psp_op *op, void *opaque)
+psp_service_gen_op_members(const struct psp_op *op, const struct psp_service_gen *sg)
 {
-	struct psp_service_gen *sg = opaque;
 	yajl_gen g = sg->g;
 	char ts[PSP_REPORT_TS_SIZE];
 
-	yajl_gen_map_open(g);
 	souk_json_gen_str(g, "type");
 	souk_json_gen_str(g, psp_request_type_name(op->type));
 	souk_json_gen_str(g, "provider_ref");
@@ -474,7 +480,31 @@ psp_service_gen_op(const struct psp_op *op, void *opaque)
 		souk_json_gen_str(g, "settled_at");
 		souk_json_gen_str(g, psp_report_ts(op->at_ms + sg->settle_delay_ms, ts));
 	}
-	yajl_gen_map_close(g);
+}
+
+static void
+psp_service_gen_op(const struct psp_op *op, void *opaque)
+{
+	struct psp_service_gen *sg = opaque;
+
+	yajl_gen_map_open(sg->g);
+	psp_service_gen_op_members(op, sg);
+	yajl_gen_map_close(sg->g);
+}
+
+/* An operation of the listing: its number, then what the ledger view shows. */
+static void
+psp_service_gen_listed(uint64_t seq, const struct psp_op *op, void *opaque)
+{
+	struct psp_service_gen *sg = opaque;
+
+	yajl_gen_map_open(sg->g);
+	souk_json_gen_str(sg->g, "seq");
+	yajl_gen_integer(sg->g, (long long)seq);
+	souk_json_gen_str(sg->g, "payment_id");
+	souk_json_gen_str(sg->g, op->payment_id);
+	psp_service_gen_op_members(op, sg);
+	yajl_gen_map_close(sg->g);
 }
 
 void
@@ -492,6 +522,75 @@ psp_service_ledger(struct psp_service *svc, const char *payment_id, struct psp_a
 		psp_ledger_ops(svc->ledger, payment_id, psp_service_gen_op, &sg);
 		pthread_mutex_unlock(&svc->mutex);
 		yajl_gen_array_close(sg.g);
+		yajl_gen_map_close(sg.g);
+	}
+	psp_service_take(a, 200, sg.g);
+}
+
+/* A query parameter that must be an integer in [min, max] (def when absent) into
+ * *out. Returns 0, or -1 with *err filled. */
+static int
+psp_service_int_arg(const char *name, const char *text, int64_t def, int64_t min,
+		    int64_t max, int64_t *out, struct psp_request_error *err)
+{
+	char *end;
+	long long v;
+
+	*out = def;
+	if (!text)
+		return 0;
+	errno = 0;
+	v = strtoll(text, &end, 10);
+	if (end != text && !*end && errno == 0 && v >= min && v <= max) {
+		*out = v;
+		return 0;
+	}
+	snprintf(err->field, sizeof(err->field), "%s", name);
+	snprintf(err->message, sizeof(err->message),
+		 "%s: \"%.40s\" is not an integer from %lld to %lld", name, text,
+		 (long long)min, (long long)max);
+	return -1;
+}
+
+void
+psp_service_operations(struct psp_service *svc, const char *since, const char *after,
+		       const char *limit, struct psp_answer *a)
+{
+	struct psp_service_gen sg = {NULL, svc->conf.settle_delay_ms};
+	struct psp_request_error err;
+	int64_t since_ms = 0, after_n, limit_n;
+	uint64_t last;
+	bool more;
+
+	memset(&err, 0, sizeof(err));
+	if (since && souk_event_ts_ms(since, &since_ms) &&
+	    psp_service_int_arg("since", since, 0, 0, INT64_MAX, &since_ms, &err)) {
+		snprintf(err.message, sizeof(err.message),
+			 "since: \"%.40s\" is neither a time like "
+			 "2026-11-27T10:00:00.000Z nor unix milliseconds",
+			 since);
+		psp_service_invalid(a, &err);
+		return;
+	}
+	if (psp_service_int_arg("after", after, 0, 0, INT64_MAX, &after_n, &err) ||
+	    psp_service_int_arg("limit", limit, PSP_SERVICE_LIST_DEFAULT, 1,
+				PSP_SERVICE_LIST_MAX, &limit_n, &err)) {
+		psp_service_invalid(a, &err);
+		return;
+	}
+	if ((sg.g = yajl_gen_alloc(NULL))) {
+		yajl_gen_map_open(sg.g);
+		souk_json_gen_str(sg.g, "operations");
+		yajl_gen_array_open(sg.g);
+		pthread_mutex_lock(&svc->mutex);
+		psp_ledger_list(svc->ledger, (uint64_t)after_n, since_ms, (size_t)limit_n,
+				psp_service_gen_listed, &sg, &last, &more);
+		pthread_mutex_unlock(&svc->mutex);
+		yajl_gen_array_close(sg.g);
+		souk_json_gen_str(sg.g, "next_after");
+		yajl_gen_integer(sg.g, (long long)last);
+		souk_json_gen_str(sg.g, "more");
+		yajl_gen_bool(sg.g, more);
 		yajl_gen_map_close(sg.g);
 	}
 	psp_service_take(a, 200, sg.g);

@@ -96,6 +96,11 @@ bool psp_service_begin(struct psp_service *svc, const struct psp_request *req,
 void psp_service_execute(struct psp_service *svc, const struct psp_request *req,
 			 const struct psp_ticket *ticket, struct psp_answer *a);
 
+/* Instead of step two, for a claimed key whose request will not execute (its client
+ * went away first): releases the claim, as an injected error does (nothing applied;
+ * the key is free again). */
+void psp_service_abandon(struct psp_service *svc, const struct psp_request *req);
+
 /* GET /v1/operations/{key}: 200 {"key", "status", "body"} with the stored answer, 409
  * in_progress while it executes, 404 unknown_key when nothing was applied under it. */
 void psp_service_lookup(struct psp_service *svc, const char *key, struct psp_answer *a);
@@ -103,6 +108,19 @@ void psp_service_lookup(struct psp_service *svc, const char *key, struct psp_ans
  * applied (empty when none). */
 void psp_service_ledger(struct psp_service *svc, const char *payment_id,
 			struct psp_answer *a);
+/* GET /v1/operations?since=&after=&limit=: every operation applied, in the order
+ * applied, a page at a time (psp_ledger_list): 200 {"operations": [{"seq",
+ * "payment_id", "type", "provider_ref", "status", "amount", "currency", ("refund_id",) "key",
+ * "at"(, "settled_at")}], "next_after": n, "more": bool}. seq numbers the operations
+ * 1, 2, ... for good (a journal replays them in order); pass next_after as after for
+ * the next page while more is true. since (a time like 2026-11-27T10:00:00.000Z or unix
+ * milliseconds) leaves out operations applied before it; limit is 1 to
+ * PSP_SERVICE_LIST_MAX (default PSP_SERVICE_LIST_DEFAULT). Each argument may be NULL
+ * (absent); a malformed one is answered 400 naming it. */
+#define PSP_SERVICE_LIST_DEFAULT 1000
+#define PSP_SERVICE_LIST_MAX 10000
+void psp_service_operations(struct psp_service *svc, const char *since, const char *after,
+			    const char *limit, struct psp_answer *a);
 /* GET /v1/reports/settlement?date=: 200 text/csv (see psp_report.h), 400 when date
  * (NULL when absent) is not a calendar date. */
 void psp_service_report(struct psp_service *svc, const char *date, struct psp_answer *a);
