@@ -69,12 +69,16 @@ def main():
     assert res.returncode == 1 and " lost 1 " in res.stdout, res.stdout + res.stderr
     # and a purchase count that differs from the accepted orders
     sku = traffic.skus[0]
-    user = psql(f"SELECT min(user_id) FROM purchases WHERE sku = '{sku}'")
-    psql(f"UPDATE purchases SET qty = qty + 1 WHERE sku = '{sku}' AND user_id = '{user}'")
+    user, qty = psql(f"SELECT user_id, qty FROM purchases WHERE sku = '{sku}' "
+                     f"ORDER BY user_id LIMIT 1").split("|")
+    # one more or one fewer, whichever stays inside the per-user limit of 2 (which the
+    # database enforces)
+    delta = 1 if int(qty) == 1 else -1
+    psql(f"UPDATE purchases SET qty = qty + {delta} WHERE sku = '{sku}' AND user_id = '{user}'")
     res = subprocess.run([os.path.join(BIN, "souk-verify"), "--since", start, "--until",
                           until, "orders"],
                          capture_output=True, text=True, timeout=300)
-    psql(f"UPDATE purchases SET qty = qty - 1 WHERE sku = '{sku}' AND user_id = '{user}'")
+    psql(f"UPDATE purchases SET qty = qty - {delta} WHERE sku = '{sku}' AND user_id = '{user}'")
     assert res.returncode == 1 and " purchase_mismatch 1" in res.stdout, \
         res.stdout + res.stderr
     traffic.cleanup()
