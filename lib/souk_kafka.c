@@ -693,13 +693,41 @@ out:
 	return rc;
 }
 
+/* The errors a ListOffsets request gets from a broker that no longer leads the
+ * partition, or before the client has heard of its new leader. */
+static bool
+stale_leader(rd_kafka_resp_err_t err)
+{
+	return err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+	       err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+	       err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE;
+}
+
 int
 souk_kafka_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t *low,
 		      int64_t *high, int timeout_ms, char *errstr, size_t errstr_size)
 {
+	int64_t deadline = now_ms() + timeout_ms;
 	rd_kafka_resp_err_t err =
 	    rd_kafka_query_watermark_offsets(rk, topic, partition, low, high, timeout_ms);
 
+	/* librdkafka 2.0.2 keeps asking the leader it has cached: after a leader
+	 * change the query fails until the next periodic metadata refresh (5 min).
+	 * One metadata request (every topic's, so that it never creates one) puts the
+	 * new leader in the cache, and the query runs once more, within the same
+	 * timeout. */
+	if (stale_leader(err)) {
+		const struct rd_kafka_metadata *md = NULL;
+		int64_t left = deadline - now_ms();
+
+		if (left > 0 &&
+		    !rd_kafka_metadata(rk, 1 /* all topics */, NULL, &md, (int)left))
+			rd_kafka_metadata_destroy(md);
+		left = deadline - now_ms();
+		if (left > 0)
+			err = rd_kafka_query_watermark_offsets(rk, topic, partition, low,
+							       high, (int)left);
+	}
 	if (err) {
 		snprintf(errstr, errstr_size,
 			 "could not query watermarks of \"%s\" [%d]: %s", topic,

@@ -249,7 +249,12 @@ rd_kafka_t *souk_kafka_consumer_handle(struct souk_kafka_consumer *c);
 int souk_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
 			       char *errstr, size_t errstr_size);
 
-/* Low and high watermark (the next offset to be written) of topic/partition. */
+/*
+ * Low and high watermark (the next offset to be written) of topic/partition, asked of
+ * its leader (one ListOffsets request). When that broker no longer leads it (a leader
+ * change the client has not heard of), the metadata is refreshed once and the query
+ * retried once: at most three round trips, all within timeout_ms.
+ */
 int souk_kafka_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition,
 			  int64_t *low, int64_t *high, int timeout_ms, char *errstr,
 			  size_t errstr_size);
