@@ -251,9 +251,10 @@ int souk_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms
 
 /*
  * Low and high watermark (the next offset to be written) of topic/partition, asked of
- * its leader (one ListOffsets request). When that broker no longer leads it (a leader
- * change the client has not heard of), the metadata is refreshed once and the query
- * retried once: at most three round trips, all within timeout_ms.
+ * its leader (two ListOffsets requests). When that broker does not lead it (a leader
+ * change the client has not heard of, or a leader not ready yet), the metadata is
+ * refreshed and the query repeated, with a pause growing to 0.5 s, until timeout_ms;
+ * no call outlasts timeout_ms, not even when the leader is down.
  */
 int souk_kafka_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition,
 			  int64_t *low, int64_t *high, int timeout_ms, char *errstr,

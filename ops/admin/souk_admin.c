@@ -159,21 +159,26 @@ admin_is_souk_topic(const char *name)
  * replication replicas in sync, and that leader answers a ListOffsets request, or the
  * deadline. The second check matters: a broker's metadata may name the new leader
  * before that broker has taken the role, and a client asking it then is refused (not
- * leader). Cost per attempt: one metadata request (every topic's), then two
- * ListOffsets round trips per partition; one attempt per 250 ms at most. */
+ * leader). rd_kafka_offsets_for_times, not rd_kafka_query_watermark_offsets: the
+ * latter waits past its timeout while a leader refuses connections (librdkafka 2.0.2).
+ * Cost per attempt: one metadata request (every topic's), one ListOffsets request per
+ * leader; one attempt per 250 ms at most. */
 static int
 admin_wait_isr(rd_kafka_t *rk, time_t deadline, int replication)
 {
 	char why[256] = "no metadata";
+	size_t want = 0;
 
+	for (size_t i = 0; i < ADMIN_NTOPICS; i++)
+		want += 1 + (admin_topics[i].has_dlq != 0);
 	for (;;) {
 		const struct rd_kafka_metadata *md = NULL;
+		rd_kafka_topic_partition_list_t *list =
+		    rd_kafka_topic_partition_list_new(64);
 		rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, 5000);
 		int ok = !err;
-		size_t seen = 0, want = 0;
+		size_t seen = 0;
 
-		for (size_t i = 0; i < ADMIN_NTOPICS; i++)
-			want += 1 + (admin_topics[i].has_dlq != 0);
 		if (err)
 			snprintf(why, sizeof(why), "%s", rd_kafka_err2str(err));
 		for (int t = 0; ok && t < md->topic_cnt; t++) {
@@ -190,7 +195,6 @@ admin_wait_isr(rd_kafka_t *rk, time_t deadline, int replication)
 			for (int p = 0; ok && p < mt->partition_cnt; p++) {
 				const rd_kafka_metadata_partition_t *mp =
 				    &mt->partitions[p];
-				int64_t low, high;
 
 				if (mp->leader < 0 || mp->isr_cnt < replication) {
 					snprintf(why, sizeof(why),
@@ -199,15 +203,9 @@ admin_wait_isr(rd_kafka_t *rk, time_t deadline, int replication)
 						 mt->topic, (int)mp->id, (int)mp->leader,
 						 mp->isr_cnt, replication);
 					ok = 0;
-				} else if ((err = rd_kafka_query_watermark_offsets(
-						rk, mt->topic, mp->id, &low, &high,
-						5000))) {
-					snprintf(why, sizeof(why),
-						 "\"%s\" [%d]: leader %d: %s", mt->topic,
-						 (int)mp->id, (int)mp->leader,
-						 rd_kafka_err2str(err));
-					ok = 0;
 				}
+				rd_kafka_topic_partition_list_add(list, mt->topic, mp->id)
+				    ->offset = RD_KAFKA_OFFSET_END;
 			}
 		}
 		/* the broker that answered may not know every topic yet */
@@ -216,6 +214,28 @@ admin_wait_isr(rd_kafka_t *rk, time_t deadline, int replication)
 				 seen, want, (int)md->orig_broker_id);
 			ok = 0;
 		}
+		if (ok) {
+			/* offsets_for_times leaves the list as given (-1) where no answer
+			 * came in time */
+			err = rd_kafka_offsets_for_times(rk, list, 5000);
+			for (int i = 0; ok && i < list->cnt; i++) {
+				const rd_kafka_topic_partition_t *tp = &list->elems[i];
+
+				rd_kafka_resp_err_t e = err ? err : tp->err;
+
+				if (!e && tp->offset < 0)
+					e = RD_KAFKA_RESP_ERR__TIMED_OUT;
+				if (e) {
+					snprintf(why, sizeof(why),
+						 "\"%s\" [%d]: its leader did not "
+						 "answer: %s",
+						 tp->topic, (int)tp->partition,
+						 rd_kafka_err2str(e));
+					ok = 0;
+				}
+			}
+		}
+		rd_kafka_topic_partition_list_destroy(list);
 		if (md)
 			rd_kafka_metadata_destroy(md);
 		if (ok)

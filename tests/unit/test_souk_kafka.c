@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
+#include <time.h>
 
 #include <cmocka.h>
 #include <librdkafka/rdkafka.h>
@@ -52,6 +53,15 @@ setup(void **state)
 		return -1;
 	*state = &f;
 	return 0;
+}
+
+static int64_t
+mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
 }
 
 static int
@@ -101,17 +111,16 @@ test_watermarks_follow_a_leader_change(void **state)
 	assert_int_equal(high, 3);
 }
 
-/* A broker that keeps answering NOT_LEADER (an election that has not finished): one
- * refresh, one retry, then the error, named. */
+/* A broker that answers NOT_LEADER a few times more (a leader not ready yet, as a
+ * new topic's is while it creates its logs): asked again until it answers. */
 static void
-test_watermarks_retry_once_then_fail(void **state)
+test_watermarks_wait_for_a_leader_to_be_ready(void **state)
 {
 	struct fixture *f = *state;
 	int64_t low, high;
 	char errstr[512] = "";
 
-	/* ListOffsets (API key 2): a query is two requests (earliest, latest), so
-	 * five refusals outlast the query and its one retry by one */
+	/* ListOffsets (API key 2): a query is two requests (earliest, latest) */
 	rd_kafka_mock_push_request_errors(f->mc, 2, 5,
 					  RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
 					  RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
@@ -120,16 +129,60 @@ test_watermarks_retry_once_then_fail(void **state)
 					  RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
 	assert_int_equal(souk_kafka_watermarks(f->rk, TOPIC, 0, &low, &high, 5000, errstr,
 					       sizeof(errstr)),
-			 SOUK_KAFKA_ERROR);
-	assert_non_null(
-	    strstr(errstr, "could not query watermarks of \"" TOPIC "\" [0]"));
+			 SOUK_KAFKA_OK);
+	assert_int_equal(low, 0);
+	assert_int_equal(high, 3);
+}
 
-	/* the fifth refusal is still queued: the query ran twice, not more */
-	assert_int_equal(rd_kafka_query_watermark_offsets(f->rk, TOPIC, 0, &low, &high,
-							  5000),
-			 RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+/* A leader that never gets ready: the error, named, at the timeout. */
+static void
+test_watermarks_give_up_at_the_timeout(void **state)
+{
+	struct fixture *f = *state;
+	int64_t low, high, t0, took;
+	char errstr[512] = "";
+
+	for (int i = 0; i < 50; i++)
+		rd_kafka_mock_push_request_errors(
+		    f->mc, 2, 4, RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+		    RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+		    RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION,
+		    RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION);
+	t0 = mono_ms();
+	assert_int_equal(souk_kafka_watermarks(f->rk, TOPIC, 0, &low, &high, 1000, errstr,
+					       sizeof(errstr)),
+			 SOUK_KAFKA_ERROR);
+	took = mono_ms() - t0;
+	assert_true(took >= 500 && took < 2500);
+	assert_string_equal(errstr, "could not query watermarks of \"" TOPIC
+				    "\" [0]: Broker: Not leader for partition");
+}
+
+/* The leader the client cached goes down (a SIGKILLed broker, before the cluster
+ * moved its partitions): the call gives up at its timeout instead of waiting for the
+ * broker to come back, and works again once it has. */
+static void
+test_watermarks_keep_their_timeout_when_the_leader_is_down(void **state)
+{
+	struct fixture *f = *state;
+	int64_t low, high, t0, took;
+	char errstr[512] = "";
+
 	assert_int_equal(souk_kafka_watermarks(f->rk, TOPIC, 0, &low, &high, 5000, errstr,
 					       sizeof(errstr)),
+			 SOUK_KAFKA_OK);
+	assert_int_equal(rd_kafka_mock_broker_set_down(f->mc, 1), 0);
+	t0 = mono_ms();
+	assert_int_equal(souk_kafka_watermarks(f->rk, TOPIC, 0, &low, &high, 1500, errstr,
+					       sizeof(errstr)),
+			 SOUK_KAFKA_ERROR);
+	took = mono_ms() - t0;
+	assert_true(took < 3000);
+	assert_non_null(strstr(errstr, "could not query watermarks"));
+
+	assert_int_equal(rd_kafka_mock_broker_set_up(f->mc, 1), 0);
+	assert_int_equal(souk_kafka_watermarks(f->rk, TOPIC, 0, &low, &high, 10000,
+					       errstr, sizeof(errstr)),
 			 SOUK_KAFKA_OK);
 	assert_int_equal(high, 3);
 }
@@ -140,8 +193,13 @@ main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_watermarks_follow_a_leader_change, setup,
 					    teardown),
-	    cmocka_unit_test_setup_teardown(test_watermarks_retry_once_then_fail, setup,
+	    cmocka_unit_test_setup_teardown(test_watermarks_wait_for_a_leader_to_be_ready,
+					    setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_watermarks_give_up_at_the_timeout, setup,
 					    teardown),
+	    cmocka_unit_test_setup_teardown(
+		test_watermarks_keep_their_timeout_when_the_leader_is_down, setup,
+		teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
