@@ -43,7 +43,9 @@ WAIT_S = 180
 
 
 def psql(sql):
-    return subprocess.run(["psql", DSN, "-qAtX", "-v", "ON_ERROR_STOP=1", "-c", sql],
+    # on stdin: the long form's IN lists (8,000 order ids) are more than the kernel
+    # takes as one argument (128 KiB)
+    return subprocess.run(["psql", DSN, "-qAtX", "-v", "ON_ERROR_STOP=1"], input=sql,
                           check=True, capture_output=True, text=True).stdout.strip()
 
 
@@ -261,9 +263,18 @@ def isolated(brokers=1):
         assert res.returncode == 0, f"ops/stack up --brokers {brokers}: {res.stderr}"
         print(f"own stack ({brokers} broker{'s' if brokers > 1 else ''}) in network "
               f"namespace {ns}, {stack_dir}: up in {time.time() - t0:.0f} s", flush=True)
-        return subprocess.run(["ip", "netns", "exec", ns, sys.executable,
-                               os.path.abspath(sys.argv[0]), *sys.argv[1:]],
-                              env=env).returncode
+        rc = subprocess.run(["ip", "netns", "exec", ns, sys.executable,
+                             os.path.abspath(sys.argv[0]), *sys.argv[1:]],
+                            env=env).returncode
+        if rc != 0:
+            # the servers' logs outlive the folder
+            for name in sorted(os.listdir(stack_dir)):
+                log = os.path.join(stack_dir, name, "logs", "server.log")
+                if name.startswith("kafka") and os.path.exists(log):
+                    kept = f"/tmp/souk-faults-{TAG}-{name}.log"
+                    shutil.copy(log, kept)
+                    print(f"kept {kept}", flush=True)
+        return rc
     finally:
         subprocess.run(stack_cmd + ["down"], env=env, capture_output=True, timeout=120)
         # whatever still runs in the namespace was started by this run

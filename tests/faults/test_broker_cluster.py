@@ -29,7 +29,9 @@ from faultlib import Traffic, Worker, kafka_pid, leaders, sigkill, stack, stamp,
 LONG = "--long" in sys.argv
 KILLS = 3 if LONG else 1
 SCALE = 4 if LONG else 1
-RATE = 300 * SCALE
+# a kill, the failover and the restart take 15-25 s here: the long form's traffic
+# (10,000 events) lasts about 80 s so that its third kill still lands in the load
+RATE = 120 if LONG else 300
 
 
 def kill_leader(traffic, load_t0):
@@ -38,6 +40,7 @@ def kill_leader(traffic, load_t0):
     victim = leaders("orders")[0][0]
     assert victim > 0, "orders partition 0 has no leader"
     before = traffic.decided()[0]
+    assert before < len(traffic.orders), "the load was over before the kill"
     t0 = time.time()
     at = t0 - load_t0
     sigkill(kafka_pid(victim))
@@ -66,9 +69,10 @@ def scenario():
     start = stamp()
     t0 = time.time()
     traffic = Traffic(scale=SCALE)
-    workers = [Worker("inventory", ["orders"]),
+    # info logs: partitions claimed and lost, kept when the scenario fails
+    workers = [Worker("inventory", ["orders"], "-X", "log.level=info"),
                Worker("matching", ["ride-requests", "ride-events"], "-X",
-                      "matching.offer_ttl=10m")]
+                      "matching.offer_ttl=10m", "-X", "log.level=info")]
     for w in workers:
         w.start()
     traffic.produce_locations()
