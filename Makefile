@@ -5,7 +5,8 @@
 #   make test    set up, build (default, ASan/UBSan, TSan, fuzz), start the stack, run every test
 #   make fuzz    each libFuzzer target for FUZZ_SECONDS (600), FUZZ_JOBS (1) at a time
 #   make faults  the fault tests' long form (10 kills a worker, each server fault 3 times,
-#                4x the traffic)
+#                4x the traffic, payments under kills; 3 broker kills in a 3-broker cluster
+#                and 3% packet loss, in network namespaces of their own)
 .PHONY: all deps build asan tsan fuzz-build stack demo test test-unit fuzz faults e2e-full bench down clean
 
 all: build
@@ -69,6 +70,8 @@ faults: stack
 	/usr/bin/python3 tests/faults/test_servers.py --long
 	/usr/bin/python3 tests/faults/test_gateway_kill.py --long
 	/usr/bin/python3 tests/faults/test_kill_payments.py --long
+	/usr/bin/python3 tests/faults/test_broker_cluster.py --long
+	/usr/bin/python3 tests/faults/test_packet_loss.py --long
 
 test-unit: build
 	ctest --preset default --label-regex unit

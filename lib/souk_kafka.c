@@ -693,13 +693,86 @@ out:
 	return rc;
 }
 
+/* The errors a ListOffsets request gets from a broker that no longer leads the
+ * partition, or before the client has heard of its new leader. */
+static bool
+stale_leader(rd_kafka_resp_err_t err)
+{
+	return err == RD_KAFKA_RESP_ERR_NOT_LEADER_FOR_PARTITION ||
+	       err == RD_KAFKA_RESP_ERR_UNKNOWN_TOPIC_OR_PART ||
+	       err == RD_KAFKA_RESP_ERR_LEADER_NOT_AVAILABLE;
+}
+
+/* The offset of topic/partition at ts (RD_KAFKA_OFFSET_BEGINNING: the low watermark,
+ * RD_KAFKA_OFFSET_END: the high one), from its leader, within timeout_ms. Not
+ * rd_kafka_query_watermark_offsets: in librdkafka 2.0.2 its request retries for as
+ * long as the leader it picked refuses connections, past any timeout (a SIGKILLed
+ * broker); rd_kafka_offsets_for_times stops waiting at its timeout, leaving the list
+ * as given (a negative offset) and no error. */
+static rd_kafka_resp_err_t
+list_offset(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t ts,
+	    int64_t *out, int timeout_ms)
+{
+	rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(1);
+	rd_kafka_topic_partition_t *tp =
+	    rd_kafka_topic_partition_list_add(list, topic, partition);
+	rd_kafka_resp_err_t err;
+
+	tp->offset = ts;
+	err = timeout_ms > 0 ? rd_kafka_offsets_for_times(rk, list, timeout_ms)
+			     : RD_KAFKA_RESP_ERR__TIMED_OUT;
+	if (!err)
+		err = tp->err;
+	if (!err && tp->offset < 0)
+		err = RD_KAFKA_RESP_ERR__TIMED_OUT;
+	*out = tp->offset;
+	rd_kafka_topic_partition_list_destroy(list);
+	return err;
+}
+
+static rd_kafka_resp_err_t
+watermarks(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t *low,
+	   int64_t *high, int64_t deadline)
+{
+	rd_kafka_resp_err_t err =
+	    list_offset(rk, topic, partition, RD_KAFKA_OFFSET_BEGINNING, low,
+			(int)(deadline - now_ms()));
+
+	if (!err)
+		err = list_offset(rk, topic, partition, RD_KAFKA_OFFSET_END, high,
+				  (int)(deadline - now_ms()));
+	return err;
+}
+
 int
 souk_kafka_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition, int64_t *low,
 		      int64_t *high, int timeout_ms, char *errstr, size_t errstr_size)
 {
-	rd_kafka_resp_err_t err =
-	    rd_kafka_query_watermark_offsets(rk, topic, partition, low, high, timeout_ms);
+	int64_t deadline = now_ms() + timeout_ms;
+	long pause_ms = 50;
+	rd_kafka_resp_err_t err = watermarks(rk, topic, partition, low, high, deadline);
 
+	/* librdkafka 2.0.2 keeps asking the leader it has cached: after a leader
+	 * change the query fails until the next periodic metadata refresh (5 min).
+	 * A metadata request (every topic's, so that it never creates one) puts the
+	 * new leader in the cache, and the query runs again. A leader may also refuse
+	 * for a while after the cluster named it (a new topic's, while it creates its
+	 * logs): the refresh and the query are repeated, 50 ms apart and doubling to
+	 * 0.5 s, within the same timeout. */
+	while (stale_leader(err) && now_ms() < deadline) {
+		const struct rd_kafka_metadata *md = NULL;
+		int64_t left = deadline - now_ms();
+		struct timespec pause = {pause_ms / 1000, (pause_ms % 1000) * 1000000L};
+
+		if (left > 0 &&
+		    !rd_kafka_metadata(rk, 1 /* all topics */, NULL, &md, (int)left))
+			rd_kafka_metadata_destroy(md);
+		err = watermarks(rk, topic, partition, low, high, deadline);
+		if (!stale_leader(err) || now_ms() + pause_ms >= deadline)
+			break;
+		nanosleep(&pause, NULL);
+		pause_ms = pause_ms * 2 > 500 ? 500 : pause_ms * 2;
+	}
 	if (err) {
 		snprintf(errstr, errstr_size,
 			 "could not query watermarks of \"%s\" [%d]: %s", topic,

@@ -249,7 +249,13 @@ rd_kafka_t *souk_kafka_consumer_handle(struct souk_kafka_consumer *c);
 int souk_kafka_partition_count(rd_kafka_t *rk, const char *topic, int timeout_ms,
 			       char *errstr, size_t errstr_size);
 
-/* Low and high watermark (the next offset to be written) of topic/partition. */
+/*
+ * Low and high watermark (the next offset to be written) of topic/partition, asked of
+ * its leader (two ListOffsets requests). When that broker does not lead it (a leader
+ * change the client has not heard of, or a leader not ready yet), the metadata is
+ * refreshed and the query repeated, with a pause growing to 0.5 s, until timeout_ms;
+ * no call outlasts timeout_ms, not even when the leader is down.
+ */
 int souk_kafka_watermarks(rd_kafka_t *rk, const char *topic, int32_t partition,
 			  int64_t *low, int64_t *high, int timeout_ms, char *errstr,
 			  size_t errstr_size);

@@ -4,7 +4,10 @@
  *   souk-admin wait [--timeout S]            until the cluster answers a metadata request
  *   souk-admin topics [--partitions N] [--replication R]
  *                                             create every souk topic in one CreateTopics
- *                                             request; existing topics are left alone
+ *                                             request; existing topics are left alone.
+ *                                             R > 1: first waits for R brokers, then
+ *                                             until every partition of the souk topics
+ *                                             has a leader and R replicas in sync
  *   souk-admin list [--json]                  the souk topics with partitions and
  * settings souk-admin tail [--group G] [--count N] [--timeout S] TOPIC... consume TOPICs
  * in group G (default souk-tail), decode each event with the codec and print one line per
@@ -66,7 +69,10 @@ admin_usage(FILE *out)
 	    "  topics [--partitions N] [--replication R]\n"
 	    "                            create every souk topic (and .dlq topics) in "
 	    "one\n"
-	    "                            request; existing ones are kept (default 6, 1)\n"
+	    "                            request; existing ones are kept (default 6, 1);\n"
+	    "                            with R > 1, waits for R brokers first and\n"
+	    "                            returns once every partition has a leader and\n"
+	    "                            R replicas in sync (within --timeout)\n"
 	    "  list [--json]             print the souk topics and their partition "
 	    "counts\n"
 	    "  tail [--group G] [--count N] [--timeout S] TOPIC...\n"
@@ -102,31 +108,143 @@ out:
 	return rk;
 }
 
-/* Polls metadata until the cluster answers with at least one broker. Cost: one
- * metadata round trip per attempt, one attempt per 250 ms at most. */
+/* Polls metadata until the cluster answers with at least min_brokers brokers. Cost:
+ * one metadata round trip per attempt, one attempt per 250 ms at most. */
 static int
-admin_wait(rd_kafka_t *rk, int timeout_s)
+admin_wait(rd_kafka_t *rk, int timeout_s, int min_brokers)
 {
 	time_t deadline = time(NULL) + timeout_s;
 	rd_kafka_resp_err_t err = RD_KAFKA_RESP_ERR_NO_ERROR;
+	int nbrokers = 0;
 
 	for (;;) {
 		const struct rd_kafka_metadata *md = NULL;
 
 		err = rd_kafka_metadata(rk, 0, NULL, &md, 1000);
 		if (!err) {
-			int nbrokers = md->broker_cnt;
-
+			nbrokers = md->broker_cnt;
 			rd_kafka_metadata_destroy(md);
-			if (nbrokers > 0)
+			if (nbrokers >= min_brokers && nbrokers > 0)
 				return 0;
 		}
 		if (time(NULL) >= deadline)
 			break;
 		usleep(250 * 1000);
 	}
-	fprintf(stderr, "error: kafka did not answer within %d s: %s\n", timeout_s,
-		rd_kafka_err2str(err));
+	if (err)
+		fprintf(stderr, "error: kafka did not answer within %d s: %s\n",
+			timeout_s, rd_kafka_err2str(err));
+	else
+		fprintf(stderr, "error: kafka has %d of %d brokers after %d s\n",
+			nbrokers, min_brokers, timeout_s);
+	return -1;
+}
+
+/* Whether name is a souk topic (or its DLQ). */
+static int
+admin_is_souk_topic(const char *name)
+{
+	for (size_t i = 0; i < ADMIN_NTOPICS; i++) {
+		size_t len = strlen(admin_topics[i].name);
+
+		if (!strncmp(name, admin_topics[i].name, len) &&
+		    (name[len] == '\0' ||
+		     (admin_topics[i].has_dlq && !strcmp(name + len, ".dlq"))))
+			return 1;
+	}
+	return 0;
+}
+
+/* Polls metadata until every partition of the souk topics has a leader and
+ * replication replicas in sync, and that leader answers a ListOffsets request, or the
+ * deadline. The second check matters: a broker's metadata may name the new leader
+ * before that broker has taken the role, and a client asking it then is refused (not
+ * leader). rd_kafka_offsets_for_times, not rd_kafka_query_watermark_offsets: the
+ * latter waits past its timeout while a leader refuses connections (librdkafka 2.0.2).
+ * Cost per attempt: one metadata request (every topic's), one ListOffsets request per
+ * leader; one attempt per 250 ms at most. */
+static int
+admin_wait_isr(rd_kafka_t *rk, time_t deadline, int replication)
+{
+	char why[256] = "no metadata";
+	size_t want = 0;
+
+	for (size_t i = 0; i < ADMIN_NTOPICS; i++)
+		want += 1 + (admin_topics[i].has_dlq != 0);
+	for (;;) {
+		const struct rd_kafka_metadata *md = NULL;
+		rd_kafka_topic_partition_list_t *list =
+		    rd_kafka_topic_partition_list_new(64);
+		rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, 5000);
+		int ok = !err;
+		size_t seen = 0;
+
+		if (err)
+			snprintf(why, sizeof(why), "%s", rd_kafka_err2str(err));
+		for (int t = 0; ok && t < md->topic_cnt; t++) {
+			const rd_kafka_metadata_topic_t *mt = &md->topics[t];
+
+			if (!admin_is_souk_topic(mt->topic))
+				continue;
+			seen++;
+			if (mt->err) {
+				snprintf(why, sizeof(why), "topic \"%s\": %s", mt->topic,
+					 rd_kafka_err2str(mt->err));
+				ok = 0;
+			}
+			for (int p = 0; ok && p < mt->partition_cnt; p++) {
+				const rd_kafka_metadata_partition_t *mp =
+				    &mt->partitions[p];
+
+				if (mp->leader < 0 || mp->isr_cnt < replication) {
+					snprintf(why, sizeof(why),
+						 "\"%s\" [%d]: leader %d, %d of %d "
+						 "replicas in sync",
+						 mt->topic, (int)mp->id, (int)mp->leader,
+						 mp->isr_cnt, replication);
+					ok = 0;
+				}
+				rd_kafka_topic_partition_list_add(list, mt->topic, mp->id)
+				    ->offset = RD_KAFKA_OFFSET_END;
+			}
+		}
+		/* the broker that answered may not know every topic yet */
+		if (ok && seen < want) {
+			snprintf(why, sizeof(why), "%zu of %zu topics known to broker %d",
+				 seen, want, (int)md->orig_broker_id);
+			ok = 0;
+		}
+		if (ok) {
+			/* offsets_for_times leaves the list as given (-1) where no answer
+			 * came in time */
+			err = rd_kafka_offsets_for_times(rk, list, 5000);
+			for (int i = 0; ok && i < list->cnt; i++) {
+				const rd_kafka_topic_partition_t *tp = &list->elems[i];
+
+				rd_kafka_resp_err_t e = err ? err : tp->err;
+
+				if (!e && tp->offset < 0)
+					e = RD_KAFKA_RESP_ERR__TIMED_OUT;
+				if (e) {
+					snprintf(why, sizeof(why),
+						 "\"%s\" [%d]: its leader did not "
+						 "answer: %s",
+						 tp->topic, (int)tp->partition,
+						 rd_kafka_err2str(e));
+					ok = 0;
+				}
+			}
+		}
+		rd_kafka_topic_partition_list_destroy(list);
+		if (md)
+			rd_kafka_metadata_destroy(md);
+		if (ok)
+			return 0;
+		if (time(NULL) >= deadline)
+			break;
+		usleep(250 * 1000);
+	}
+	fprintf(stderr, "error: the souk topics are not fully replicated: %s\n", why);
 	return -1;
 }
 
@@ -442,13 +560,17 @@ main(int argc, char **argv)
 		return ADMIN_EXIT_FAIL;
 	}
 	if (!strcmp(cmd, "wait"))
-		rc = admin_wait(rk, timeout_s) ? ADMIN_EXIT_FAIL : 0;
-	else if (!strcmp(cmd, "topics"))
-		rc = admin_wait(rk, timeout_s) ||
-			     admin_create_topics(rk, partitions, replication)
+		rc = admin_wait(rk, timeout_s, 1) ? ADMIN_EXIT_FAIL : 0;
+	else if (!strcmp(cmd, "topics")) {
+		time_t deadline = time(NULL) + timeout_s;
+
+		rc = admin_wait(rk, timeout_s, replication) ||
+			     admin_create_topics(rk, partitions, replication) ||
+			     (replication > 1 &&
+			      admin_wait_isr(rk, deadline, replication))
 			 ? ADMIN_EXIT_FAIL
 			 : 0;
-	else
+	} else
 		rc = admin_list(rk, json) ? ADMIN_EXIT_FAIL : 0;
 	rd_kafka_destroy(rk);
 	return rc;

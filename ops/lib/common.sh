@@ -18,8 +18,24 @@ SOUK_H3_DIR=$SOUK_CACHE/h3-$SOUK_H3_VERSION
 SOUK_PLAYWRIGHT_VERSION=1.65.1
 SOUK_PLAYWRIGHT_DIR=$SOUK_CACHE/playwright-core-$SOUK_PLAYWRIGHT_VERSION
 
+# The local Kafka runs one broker, or three (ops/stack up --brokers 3), node N
+# listening on 19092+2(N-1) and its controller on the port after it; ops/stack
+# records the count in the stack folder, and the default broker list follows it.
+souk_kafka_nodes() {
+	local n=1
+	[[ -s $SOUK_STACK_DIR/kafka-brokers ]] && n=$(<"$SOUK_STACK_DIR/kafka-brokers")
+	echo "$n"
+}
+souk_kafka_list() {
+	local n=$1 i list=""
+	for ((i = 0; i < n; i++)); do
+		list+=${list:+,}127.0.0.1:$((19092 + 2 * i))
+	done
+	echo "$list"
+}
+
 # Local defaults; each is overridable so a user can point souk at their own servers.
-SOUK_DEFAULT_KAFKA=127.0.0.1:19092
+SOUK_DEFAULT_KAFKA=$(souk_kafka_list "$(souk_kafka_nodes)")
 SOUK_DEFAULT_PG_DSN="host=127.0.0.1 port=15432 dbname=souk user=souk"
 SOUK_DEFAULT_REDIS=redis://127.0.0.1:16379/0
 SOUK_KAFKA_BROKERS=${SOUK_KAFKA_BROKERS:-$SOUK_DEFAULT_KAFKA}

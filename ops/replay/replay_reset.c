@@ -2,11 +2,18 @@
 #include "replay_reset.h"
 
 #include <inttypes.h>
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <time.h>
 
 #include "replay_kafka.h"
+
+/* Attempts of a group request while the group's coordinator is not ready, and the
+ * pause before each further one (doubling, at most 1 s): about 8 s in all. */
+#define REPLAY_RESET_COORD_ATTEMPTS 10
+#define REPLAY_RESET_COORD_BACKOFF_MS 100
 
 /* The group's rows of one topic. */
 static const char replay_reset_read_sql[] =
@@ -20,19 +27,54 @@ static const char replay_reset_insert_sql[] =
     "INSERT INTO consumer_offsets (group_id, topic, partition, next_offset, epoch) "
     "VALUES ($1, $2, $3, $4, 0) ON CONFLICT DO NOTHING";
 
+/*
+ * The errors of a group request sent before the group's coordinator is ready: on a
+ * fresh cluster the first request for a group creates __consumer_offsets and the
+ * broker that leads the group's partition loads it; after a broker failure the
+ * coordinator moves. Asking again a little later works.
+ */
+static bool
+replay_reset_coordinator_busy(rd_kafka_resp_err_t err)
+{
+	return err == RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS ||
+	       err == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE ||
+	       err == RD_KAFKA_RESP_ERR_NOT_COORDINATOR;
+}
+
+/* Whether to send a group request again after err at attempt (0 the first), having
+ * slept before it if so. */
+static bool
+replay_reset_again(rd_kafka_resp_err_t err, int attempt)
+{
+	long ms = REPLAY_RESET_COORD_BACKOFF_MS << (attempt < 4 ? attempt : 4);
+	struct timespec ts;
+
+	if (!replay_reset_coordinator_busy(err) ||
+	    attempt + 1 >= REPLAY_RESET_COORD_ATTEMPTS)
+		return false;
+	if (ms > 1000)
+		ms = 1000;
+	ts.tv_sec = ms / 1000;
+	ts.tv_nsec = (ms % 1000) * 1000000L;
+	nanosleep(&ts, NULL);
+	return true;
+}
+
 /* Waits for an admin request's answer on q. Returns the event (the caller destroys
- * it), or NULL with errstr. */
+ * it), or NULL with errstr and *code. */
 static rd_kafka_event_t *
-replay_reset_wait(rd_kafka_queue_t *q, const char *what, char *errstr, size_t errstr_size)
+replay_reset_wait(rd_kafka_queue_t *q, const char *what, rd_kafka_resp_err_t *code,
+		  char *errstr, size_t errstr_size)
 {
 	rd_kafka_event_t *ev = rd_kafka_queue_poll(q, REPLAY_KAFKA_TIMEOUT_MS + 1000);
 
 	if (!ev) {
+		*code = RD_KAFKA_RESP_ERR__TIMED_OUT;
 		snprintf(errstr, errstr_size, "could not %s: no answer within %d ms",
 			 what, REPLAY_KAFKA_TIMEOUT_MS);
 		return NULL;
 	}
-	if (rd_kafka_event_error(ev)) {
+	if ((*code = rd_kafka_event_error(ev))) {
 		snprintf(errstr, errstr_size, "could not %s: %s", what,
 			 rd_kafka_event_error_string(ev));
 		rd_kafka_event_destroy(ev);
@@ -42,19 +84,36 @@ replay_reset_wait(rd_kafka_queue_t *q, const char *what, char *errstr, size_t er
 }
 
 /* The partitions of the one group an admin request named, or NULL with errstr saying
- * what could not be done (the group's error, or no answer for it). */
+ * what could not be done (the group's error, or no answer for it) and *code. A
+ * partition's own error fails it too: any when strict (an offset commit), else only
+ * a coordinator's (an offset read answers the others per partition). */
 static const rd_kafka_topic_partition_list_t *
 replay_reset_group_partitions(const rd_kafka_group_result_t **groups, size_t n,
-			      const char *what, char *errstr, size_t errstr_size)
+			      bool strict, const char *what, rd_kafka_resp_err_t *code,
+			      char *errstr, size_t errstr_size)
 {
-	if (n != 1 || rd_kafka_group_result_error(groups[0])) {
-		snprintf(
-		    errstr, errstr_size, "could not %s: %s", what,
-		    n == 1 ? rd_kafka_error_string(rd_kafka_group_result_error(groups[0]))
-			   : "no answer for it");
+	const rd_kafka_error_t *error =
+	    n == 1 ? rd_kafka_group_result_error(groups[0]) : NULL;
+	const rd_kafka_topic_partition_list_t *got;
+
+	if (n != 1 || error) {
+		*code = error ? rd_kafka_error_code(error) : RD_KAFKA_RESP_ERR__FAIL;
+		snprintf(errstr, errstr_size, "could not %s: %s", what,
+			 error ? rd_kafka_error_string(error) : "no answer for it");
 		return NULL;
 	}
-	return rd_kafka_group_result_partitions(groups[0]);
+	got = rd_kafka_group_result_partitions(groups[0]);
+	for (int i = 0; got && i < got->cnt; i++) {
+		if (got->elems[i].err &&
+		    (strict || replay_reset_coordinator_busy(got->elems[i].err))) {
+			*code = got->elems[i].err;
+			snprintf(errstr, errstr_size, "could not %s: partition %d: %s",
+				 what, (int)got->elems[i].partition,
+				 rd_kafka_err2str(got->elems[i].err));
+			return NULL;
+		}
+	}
+	return got;
 }
 
 static rd_kafka_AdminOptions_t *
@@ -75,25 +134,34 @@ replay_reset_describe(rd_kafka_t *rk, rd_kafka_queue_t *q, struct replay_reset_p
 	rd_kafka_AdminOptions_t *opts =
 	    replay_reset_options(rk, RD_KAFKA_ADMIN_OP_DESCRIBECONSUMERGROUPS);
 	const rd_kafka_ConsumerGroupDescription_t **descs;
-	const rd_kafka_error_t *error;
-	rd_kafka_event_t *ev;
+	const rd_kafka_error_t *error = NULL;
+	rd_kafka_resp_err_t code;
+	rd_kafka_event_t *ev = NULL;
 	size_t n = 0, len = 0;
 	char what[300];
 	int rc = -1;
 
 	snprintf(what, sizeof(what), "describe consumer group \"%s\"", plan->group);
-	rd_kafka_DescribeConsumerGroups(rk, groups, 1, opts, q);
-	ev = replay_reset_wait(q, what, errstr, errstr_size);
-	if (!ev)
-		goto out;
-	descs = rd_kafka_DescribeConsumerGroups_result_groups(
-	    rd_kafka_event_DescribeConsumerGroups_result(ev), &n);
-	error = n == 1 ? rd_kafka_ConsumerGroupDescription_error(descs[0]) : NULL;
-	if (n != 1 || (error && rd_kafka_error_code(error) !=
-				    RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND)) {
+	for (int attempt = 0;; attempt++) {
+		if (ev)
+			rd_kafka_event_destroy(ev);
+		rd_kafka_DescribeConsumerGroups(rk, groups, 1, opts, q);
+		ev = replay_reset_wait(q, what, &code, errstr, errstr_size);
+		if (!ev) {
+			if (replay_reset_again(code, attempt))
+				continue;
+			goto out;
+		}
+		descs = rd_kafka_DescribeConsumerGroups_result_groups(
+		    rd_kafka_event_DescribeConsumerGroups_result(ev), &n);
+		error = n == 1 ? rd_kafka_ConsumerGroupDescription_error(descs[0]) : NULL;
+		code = error ? rd_kafka_error_code(error) : RD_KAFKA_RESP_ERR_NO_ERROR;
+		if (n == 1 && (!error || code == RD_KAFKA_RESP_ERR_GROUP_ID_NOT_FOUND))
+			break;
 		snprintf(errstr, errstr_size, "could not %s: %s", what,
 			 error ? rd_kafka_error_string(error) : "no answer for it");
-		goto out;
+		if (n != 1 || !replay_reset_again(code, attempt))
+			goto out;
 	}
 	plan->state = rd_kafka_consumer_group_state_name(
 	    error ? RD_KAFKA_CONSUMER_GROUP_STATE_DEAD
@@ -140,27 +208,37 @@ replay_reset_committed(rd_kafka_t *rk, rd_kafka_queue_t *q,
 		       struct replay_reset_plan *plan, char *errstr, size_t errstr_size)
 {
 	rd_kafka_topic_partition_list_t *list = replay_reset_list(plan);
-	rd_kafka_ListConsumerGroupOffsets_t *req =
-	    rd_kafka_ListConsumerGroupOffsets_new(plan->group, list);
 	rd_kafka_AdminOptions_t *opts =
 	    replay_reset_options(rk, RD_KAFKA_ADMIN_OP_LISTCONSUMERGROUPOFFSETS);
 	const rd_kafka_group_result_t **groups;
-	const rd_kafka_topic_partition_list_t *got;
-	rd_kafka_event_t *ev;
+	const rd_kafka_topic_partition_list_t *got = NULL;
+	rd_kafka_resp_err_t code;
+	rd_kafka_event_t *ev = NULL;
 	char what[300];
 	size_t n = 0;
 	int rc = -1;
 
 	snprintf(what, sizeof(what), "read the offsets of consumer group \"%s\"",
 		 plan->group);
-	rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, opts, q);
-	ev = replay_reset_wait(q, what, errstr, errstr_size);
-	if (!ev)
-		goto out;
-	groups = rd_kafka_ListConsumerGroupOffsets_result_groups(
-	    rd_kafka_event_ListConsumerGroupOffsets_result(ev), &n);
-	if (!(got = replay_reset_group_partitions(groups, n, what, errstr, errstr_size)))
-		goto out;
+	for (int attempt = 0; !got; attempt++) {
+		/* the request is the caller's again once sent; one per attempt */
+		rd_kafka_ListConsumerGroupOffsets_t *req =
+		    rd_kafka_ListConsumerGroupOffsets_new(plan->group, list);
+
+		if (ev)
+			rd_kafka_event_destroy(ev);
+		rd_kafka_ListConsumerGroupOffsets(rk, &req, 1, opts, q);
+		rd_kafka_ListConsumerGroupOffsets_destroy(req);
+		ev = replay_reset_wait(q, what, &code, errstr, errstr_size);
+		if (ev) {
+			groups = rd_kafka_ListConsumerGroupOffsets_result_groups(
+			    rd_kafka_event_ListConsumerGroupOffsets_result(ev), &n);
+			got = replay_reset_group_partitions(groups, n, false, what, &code,
+							    errstr, errstr_size);
+		}
+		if (!got && !replay_reset_again(code, attempt))
+			goto out;
+	}
 	for (size_t i = 0; i < plan->n; i++) {
 		const rd_kafka_topic_partition_t *tp = rd_kafka_topic_partition_list_find(
 		    got, plan->topic, plan->rows[i].partition);
@@ -173,7 +251,6 @@ out:
 	if (ev)
 		rd_kafka_event_destroy(ev);
 	rd_kafka_AdminOptions_destroy(opts);
-	rd_kafka_ListConsumerGroupOffsets_destroy(req);
 	rd_kafka_topic_partition_list_destroy(list);
 	return rc;
 }
@@ -288,35 +365,36 @@ replay_reset_apply_kafka(rd_kafka_t *rk, const struct replay_reset_plan *plan,
 			 char *errstr, size_t errstr_size)
 {
 	rd_kafka_topic_partition_list_t *list = replay_reset_list(plan);
-	rd_kafka_AlterConsumerGroupOffsets_t *req =
-	    rd_kafka_AlterConsumerGroupOffsets_new(plan->group, list);
 	rd_kafka_AdminOptions_t *opts =
 	    replay_reset_options(rk, RD_KAFKA_ADMIN_OP_ALTERCONSUMERGROUPOFFSETS);
 	rd_kafka_queue_t *q = rd_kafka_queue_new(rk);
 	const rd_kafka_group_result_t **groups;
-	const rd_kafka_topic_partition_list_t *got;
-	rd_kafka_event_t *ev;
+	const rd_kafka_topic_partition_list_t *got = NULL;
+	rd_kafka_resp_err_t code;
+	rd_kafka_event_t *ev = NULL;
 	char what[300];
 	size_t n = 0;
 	int rc = -1;
 
 	snprintf(what, sizeof(what), "commit the offsets of consumer group \"%s\"",
 		 plan->group);
-	rd_kafka_AlterConsumerGroupOffsets(rk, &req, 1, opts, q);
-	ev = replay_reset_wait(q, what, errstr, errstr_size);
-	if (!ev)
-		goto out;
-	groups = rd_kafka_AlterConsumerGroupOffsets_result_groups(
-	    rd_kafka_event_AlterConsumerGroupOffsets_result(ev), &n);
-	if (!(got = replay_reset_group_partitions(groups, n, what, errstr, errstr_size)))
-		goto out;
-	for (int i = 0; got && i < got->cnt; i++) {
-		if (got->elems[i].err) {
-			snprintf(errstr, errstr_size, "could not %s: partition %d: %s",
-				 what, (int)got->elems[i].partition,
-				 rd_kafka_err2str(got->elems[i].err));
-			goto out;
+	for (int attempt = 0; !got; attempt++) {
+		rd_kafka_AlterConsumerGroupOffsets_t *req =
+		    rd_kafka_AlterConsumerGroupOffsets_new(plan->group, list);
+
+		if (ev)
+			rd_kafka_event_destroy(ev);
+		rd_kafka_AlterConsumerGroupOffsets(rk, &req, 1, opts, q);
+		rd_kafka_AlterConsumerGroupOffsets_destroy(req);
+		ev = replay_reset_wait(q, what, &code, errstr, errstr_size);
+		if (ev) {
+			groups = rd_kafka_AlterConsumerGroupOffsets_result_groups(
+			    rd_kafka_event_AlterConsumerGroupOffsets_result(ev), &n);
+			got = replay_reset_group_partitions(groups, n, true, what, &code,
+							    errstr, errstr_size);
 		}
+		if (!got && !replay_reset_again(code, attempt))
+			goto out;
 	}
 	rc = 0;
 out:
@@ -324,7 +402,6 @@ out:
 		rd_kafka_event_destroy(ev);
 	rd_kafka_queue_destroy(q);
 	rd_kafka_AdminOptions_destroy(opts);
-	rd_kafka_AlterConsumerGroupOffsets_destroy(req);
 	rd_kafka_topic_partition_list_destroy(list);
 	return rc;
 }

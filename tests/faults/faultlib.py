@@ -10,13 +10,20 @@ souk-verify over the window. Its figures are printed in one line:
 
 The workers run in consumer groups of the run's own, moved to the end of their topics
 first, so what other tests left on the topics is not theirs to decide.
+
+A scenario that needs servers of its own (three brokers, packet loss on loopback) runs
+isolated(): the script runs again inside a network namespace of its own, with a stack
+of its own in a temporary folder, and everything is torn down after it.
 """
 import json
 import os
 import random
+import shutil
 import signal
 import socket
 import subprocess
+import sys
+import tempfile
 import threading
 import time
 import uuid
@@ -28,12 +35,16 @@ SOURCE_DIR = os.environ.get("SOUK_SOURCE_DIR",
 BIN = os.environ.get("SOUK_BIN", os.path.join(SOURCE_DIR, "build", "bin"))
 DSN = os.environ.get("SOUK_PG_DSN", "host=127.0.0.1 port=15432 dbname=souk user=souk")
 STACK_DIR = os.environ.get("SOUK_STACK_DIR", os.path.join(SOURCE_DIR, ".stack"))
+BROKERS = os.environ.get("SOUK_KAFKA_BROKERS", "127.0.0.1:19092")
+# set in the run isolated() starts inside its network namespace
+NETNS = os.environ.get("SOUK_FAULTS_NETNS")
 TAG = uuid.uuid4().hex[:8]
 WAIT_S = 180
 
 
 def psql(sql):
-    """One statement's output; the SQL goes on stdin (a long IN list does not fit argv)."""
+    # on stdin: the long form's IN lists (8,000 order ids) are more than the kernel
+    # takes as one argument (128 KiB)
     return subprocess.run(["psql", DSN, "-qAtX", "-v", "ON_ERROR_STOP=1"], input=sql,
                           check=True, capture_output=True, text=True).stdout.strip()
 
@@ -151,7 +162,10 @@ class Traffic:
         proc = subprocess.Popen([os.path.join(BIN, "souk-produce"), "-X", "log.level=warn",
                                  "--rate", str(rate), *args], stdin=subprocess.PIPE,
                                 stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
-
+        # from a thread: souk-produce reads its input at the rate, so writing more
+        # than a pipe holds (64 KiB; the bounded traffic is 650 KB) would block the
+        # scenario until nearly everything was sent, and its faults would land after
+        # the load instead of in it
         def feed():
             proc.stdin.write("\n".join(self.events) + "\n")
             proc.stdin.close()
@@ -205,9 +219,75 @@ def verify(start, until, faults, *args):
     return summary
 
 
-def kafka_pid():
-    with open(os.path.join(STACK_DIR, "kafka", "pid")) as f:
+def kafka_pid(node=None):
+    """The broker's pid; node 1, 2 or 3 of a three-broker stack."""
+    with open(os.path.join(STACK_DIR, "kafka" if node is None else f"kafka-{node}",
+                           "pid")) as f:
         return int(f.read())
+
+
+def leaders(topic):
+    """{partition: leader node id} of topic (-1: none), and the node that answered."""
+    out = subprocess.run(["kcat", "-b", BROKERS, "-L", "-J", "-t", topic, "-m", "5"],
+                         check=True, capture_output=True, text=True, timeout=30).stdout
+    md = json.loads(out)
+    return ({p["partition"]: p["leader"] for p in md["topics"][0]["partitions"]},
+            md["originating_broker"]["id"])
+
+
+def isolated(brokers=1):
+    """Runs the calling script again inside a network namespace of its own (its own
+    loopback, so the stack's usual ports), with SOUK_STACK_DIR a temporary folder and
+    `ops/stack up --brokers N` there; returns the inner run's exit status. The stack,
+    every process left in the namespace, the namespace and the folder go at the end,
+    whatever happened. The inner run sees NETNS set."""
+    ns = f"souk-faults-{TAG}"
+    stack_dir = tempfile.mkdtemp(prefix="souk-faults-")
+    env = dict(os.environ, SOUK_STACK_DIR=stack_dir, SOUK_FAULTS_NETNS=ns,
+               SOUK_KAFKA_BROKERS=",".join(f"127.0.0.1:{19092 + 2 * i}"
+                                           for i in range(brokers)))
+    # the namespace's own servers, whatever the caller points souk at
+    for name in ("SOUK_PG_DSN", "SOUK_REDIS_URL"):
+        env.pop(name, None)
+    stack_cmd = ["ip", "netns", "exec", ns, os.path.join(SOURCE_DIR, "ops", "stack")]
+
+    def on_term(signum, frame):
+        raise SystemExit(f"signal {signum}")
+    signal.signal(signal.SIGTERM, on_term)  # ctest's timeout: still tear down
+    subprocess.run(["ip", "netns", "add", ns], check=True)
+    try:
+        subprocess.run(["ip", "netns", "exec", ns, "ip", "link", "set", "lo", "up"],
+                       check=True)
+        t0 = time.time()
+        res = subprocess.run(stack_cmd + ["up", "--brokers", str(brokers)], env=env,
+                             capture_output=True, text=True, timeout=240)
+        assert res.returncode == 0, f"ops/stack up --brokers {brokers}: {res.stderr}"
+        print(f"own stack ({brokers} broker{'s' if brokers > 1 else ''}) in network "
+              f"namespace {ns}, {stack_dir}: up in {time.time() - t0:.0f} s", flush=True)
+        rc = subprocess.run(["ip", "netns", "exec", ns, sys.executable,
+                             os.path.abspath(sys.argv[0]), *sys.argv[1:]],
+                            env=env).returncode
+        if rc != 0:
+            # the servers' logs outlive the folder
+            for name in sorted(os.listdir(stack_dir)):
+                log = os.path.join(stack_dir, name, "logs", "server.log")
+                if name.startswith("kafka") and os.path.exists(log):
+                    kept = f"/tmp/souk-faults-{TAG}-{name}.log"
+                    shutil.copy(log, kept)
+                    print(f"kept {kept}", flush=True)
+        return rc
+    finally:
+        subprocess.run(stack_cmd + ["down"], env=env, capture_output=True, timeout=120)
+        # whatever still runs in the namespace was started by this run
+        pids = subprocess.run(["ip", "netns", "pids", ns], capture_output=True,
+                              text=True).stdout.split()
+        for pid in pids:
+            try:
+                os.kill(int(pid), signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        subprocess.run(["ip", "netns", "del", ns], check=False)
+        shutil.rmtree(stack_dir, ignore_errors=True)
 
 
 def redis_pid():
