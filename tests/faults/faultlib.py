@@ -235,6 +235,29 @@ def leaders(topic):
             md["originating_broker"]["id"])
 
 
+def isolated_main(name, scenario, brokers=1):
+    """A script's main: outside, runs itself again in a namespace of its own
+    (isolated); inside, runs scenario(). Returns the exit status."""
+    if NETNS is not None:
+        scenario()
+        return 0
+    t0 = time.time()
+    rc = isolated(brokers=brokers)
+    print(f"{name}: exit {rc}, {time.time() - t0:.0f} s in all", flush=True)
+    return rc
+
+
+def conclude(name, traffic, workers, start, until, faults, t0):
+    """The end of a Traffic scenario whose workers have stopped: souk-verify over the
+    window, the stock sold out, the workers' logs removed, the summary printed."""
+    time.sleep(1)  # the last answers relayed
+    summary = verify(start, until, faults)
+    traffic.assert_sold_out()
+    for w in workers:
+        w.forget()
+    print(f"{name}: {summary} ({time.time() - t0:.0f} s)", flush=True)
+
+
 def isolated(brokers=1):
     """Runs the calling script again inside a network namespace of its own (its own
     loopback, so the stack's usual ports), with SOUK_STACK_DIR a temporary folder and

@@ -23,8 +23,7 @@ import sys
 import time
 
 import faultlib
-from faultlib import Traffic, Worker, kafka_pid, leaders, sigkill, stack, stamp, verify, \
-    wait_for
+from faultlib import Traffic, Worker, kafka_pid, leaders, sigkill, stack, stamp, wait_for
 
 LONG = "--long" in sys.argv
 KILLS = 3 if LONG else 1
@@ -89,22 +88,11 @@ def scenario():
     codes = [w.stop() for w in workers]
     assert codes == [0] * len(workers), \
         f"workers exited {codes} on SIGTERM (logs in {workers[0].log.name})"
-    time.sleep(1)  # the last answers relayed
-    summary = verify(start, until, faults)
-    traffic.assert_sold_out()
-    for w in workers:
-        w.forget()
-    print(f"broker_cluster: {summary} ({time.time() - t0:.0f} s)", flush=True)
+    faultlib.conclude("broker_cluster", traffic, workers, start, until, faults, t0)
 
 
 def main():
-    if faultlib.NETNS is None:
-        t0 = time.time()
-        rc = faultlib.isolated(brokers=3)
-        print(f"broker_cluster: exit {rc}, {time.time() - t0:.0f} s in all", flush=True)
-        return rc
-    scenario()
-    return 0
+    return faultlib.isolated_main("broker_cluster", scenario, brokers=3)
 
 
 if __name__ == "__main__":

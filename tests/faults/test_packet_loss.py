@@ -28,7 +28,7 @@ import sys
 import time
 
 import faultlib
-from faultlib import Traffic, Worker, stamp, verify
+from faultlib import Traffic, Worker, stamp
 
 LONG = "--long" in sys.argv
 SCALE = 4 if LONG else 1
@@ -113,22 +113,11 @@ def scenario():
     assert LOSS / 2 <= share <= LOSS * 2, f"dropped {share:.2f}% of packets, not ~{LOSS}%"
     print(f"loopback: {dropped} of {seen} packets dropped ({share:.2f}%, rule {LOSS}%), "
           f"{retrans} TCP segments retransmitted", flush=True)
-    time.sleep(1)  # the last answers relayed
-    summary = verify(start, until, dropped)
-    traffic.assert_sold_out()
-    for w in workers:
-        w.forget()
-    print(f"packet_loss: {summary} ({time.time() - t0:.0f} s)", flush=True)
+    faultlib.conclude("packet_loss", traffic, workers, start, until, dropped, t0)
 
 
 def main():
-    if faultlib.NETNS is None:
-        t0 = time.time()
-        rc = faultlib.isolated(brokers=1)
-        print(f"packet_loss: exit {rc}, {time.time() - t0:.0f} s in all", flush=True)
-        return rc
-    scenario()
-    return 0
+    return faultlib.isolated_main("packet_loss", scenario, brokers=1)
 
 
 if __name__ == "__main__":
